@@ -1,0 +1,190 @@
+"""The `jaxgen` command line (DESIGN.md, "Command line and Python API").
+
+    jaxgen list
+    jaxgen train [FAMILY] --workdir DIR [--config FILE] [--config.KEY=VALUE ...]
+    jaxgen sample --workdir DIR --num N --out FILE.png|FILE.npy [--seed S] [--config.KEY=VALUE ...]
+    jaxgen eval --workdir DIR [--metrics a,b,...] [--num N] [--seed S] [--config.KEY=VALUE ...]
+    jaxgen bench FAMILY [--steps N] [--batch-size B] [--config.KEY=VALUE ...]
+
+User errors (bad config, missing data, bad checkpoint) print one line to
+stderr and exit with status 2; nothing in the workdir is overwritten.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from jaxgen.errors import JaxgenError
+
+EXIT_USER_ERROR = 2
+
+
+def _split_config_overrides(argv):
+    """Pull `--config.KEY=VALUE` (or `--config.KEY VALUE`) out of argv."""
+    rest, overrides = [], []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--config."):
+            item = arg[len("--config."):]
+            if "=" not in item:
+                if i + 1 >= len(argv):
+                    raise JaxgenError(f"{arg} needs a value: {arg}=VALUE")
+                item, i = f"{item}={argv[i + 1]}", i + 1
+            overrides.append(item)
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, overrides
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jaxgen", description="Generative-model families in JAX/Flax.",
+        epilog="Any config key can be overridden with --config.KEY=VALUE.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the families and their descriptions")
+
+    train = sub.add_parser("train", help="train (or resume) a run")
+    train.add_argument("family", nargs="?", help="family name (or set `family` in --config)")
+    train.add_argument("--workdir", required=True)
+    train.add_argument("--config", dest="config_file", help="ml_collections get_config() file")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    sample = sub.add_parser("sample", help="draw samples from a trained run")
+    sample.add_argument("--workdir", required=True)
+    sample.add_argument("--num", type=int, default=64)
+    sample.add_argument("--out", required=True, help="FILE.png (a grid) or FILE.npy (floats)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--cond", type=int, default=None, help="class label, if conditional")
+
+    evaluate = sub.add_parser("eval", help="evaluate a trained run; writes WORKDIR/eval.json")
+    evaluate.add_argument("--workdir", required=True)
+    evaluate.add_argument("--metrics", default=None,
+                          help="comma-separated; default: all the family offers but pictures")
+    evaluate.add_argument("--num", type=int, default=10_000, help="test images / samples used")
+    evaluate.add_argument("--seed", type=int, default=0)
+
+    bench = sub.add_parser("bench", help="train-step throughput of a family (examples/s)")
+    bench.add_argument("family")
+    bench.add_argument("--steps", type=int, default=50)
+    bench.add_argument("--batch-size", type=int, default=None)
+    return parser
+
+
+def cmd_list(args, overrides) -> None:
+    from jaxgen import registry
+    for name in registry.names():
+        print(f"{name:14s} {registry.get(name).description}")
+
+
+def cmd_train(args, overrides) -> None:
+    from jaxgen.engine import config as config_lib
+    from jaxgen.engine.loop import train
+
+    config = config_lib.build_config(args.family, args.config_file,
+                                     config_lib.parse_overrides(overrides))
+    train(config, args.workdir, progress=not args.no_progress)
+    print(f"trained {config.family} to step {config.steps}; samples in "
+          f"{os.path.join(args.workdir, 'samples', 'final.png')}")
+
+
+def cmd_sample(args, overrides) -> None:
+    import jax
+    import numpy as np
+
+    import jaxgen
+    from jaxgen.engine.config import parse_overrides
+    from jaxgen.engine.images import save_image_grid
+
+    if args.num < 1:
+        raise JaxgenError(f"--num must be >= 1, got {args.num}")
+    extension = os.path.splitext(args.out)[1].lower()
+    if extension not in (".png", ".npy"):
+        raise JaxgenError(f"--out must end in .png or .npy, got {args.out!r}")
+    run = jaxgen.load(args.workdir, parse_overrides(overrides))
+    samples = np.asarray(jax.device_get(run.sample(jax.random.key(args.seed), args.num,
+                                                   cond=args.cond)))
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    if extension == ".npy":
+        np.save(args.out, samples)
+    elif samples.ndim == 4:
+        save_image_grid(args.out, samples)
+    else:
+        from jaxgen.engine.images import save_points
+        save_points(args.out, samples)
+    print(f"wrote {args.num} samples of {run.config.family} (step {run.step}) to {args.out}")
+
+
+def cmd_eval(args, overrides) -> None:
+    import jax
+
+    import jaxgen
+    from jaxgen.engine.config import parse_overrides
+
+    run = jaxgen.load(args.workdir, parse_overrides(overrides))
+    offered = run.family.evaluations
+    names = ([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics
+             else [m for m in offered if m != "pictures"])
+    unknown = [m for m in names if m not in offered]
+    if unknown:
+        raise JaxgenError(f"unknown metric(s) {unknown} for family {run.config.family}; "
+                          f"available: {', '.join(offered)}")
+    results = {}
+    for i, name in enumerate(names):
+        print(f"evaluating {name} ...", file=sys.stderr)
+        results.update(offered[name](run, jax.random.fold_in(jax.random.key(args.seed), i),
+                                     args.num))
+    results["step"] = run.step
+    _print_table(results)
+    path = os.path.join(args.workdir, "eval.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(results, f, indent=2)
+    os.replace(path + ".tmp", path)
+    print(f"wrote {path}")
+
+
+def _print_table(results: dict) -> None:
+    width = max(len(k) for k in results)
+    for name, value in results.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"{name:<{width}}  {shown}")
+
+
+def cmd_bench(args, overrides) -> None:
+    from jaxgen.engine import config as config_lib
+    from jaxgen.engine.bench import train_step_throughput
+
+    config = config_lib.build_config(args.family, None, config_lib.parse_overrides(overrides))
+    if args.batch_size:
+        config.batch_size = args.batch_size
+    rate = train_step_throughput(config, steps=args.steps)
+    print(f"{config.family}: {rate:.1f} examples/s (batch {config.batch_size}, "
+          f"{args.steps} steps after compilation)")
+
+
+COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
+            "bench": cmd_bench}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rest, overrides = _split_config_overrides(argv)
+        args = _parser().parse_args(rest)
+        if overrides and args.command == "list":
+            raise JaxgenError("`jaxgen list` takes no --config overrides")
+        COMMANDS[args.command](args, overrides)
+    except JaxgenError as err:
+        print(f"jaxgen: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("jaxgen: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

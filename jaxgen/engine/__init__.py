@@ -1,0 +1,1 @@
+"""The training engine: state, loop, sharding, checkpoints, logging."""

@@ -1,0 +1,37 @@
+"""Train-step throughput of any family, for `jaxgen bench` and benchmarks/."""
+from __future__ import annotations
+
+import functools
+import time
+
+import jax
+import numpy as np
+
+from jaxgen import data, registry
+from jaxgen.engine import sharding
+from jaxgen.engine.keys import run_keys
+from jaxgen.engine.loop import make_train_call
+
+
+def train_step_throughput(config, steps: int = 50, warmup: int = 3) -> float:
+    """Examples per second of the jitted, donated train step on real batches
+    (the engine's own step function, so what is measured is what trains)."""
+    family = registry.get(config.family)
+    mesh = sharding.make_mesh()
+    sharding.check_batch_size(config.batch_size, mesh)
+    keys = run_keys(config.seed)
+    arrays = data.load_arrays(config, "train")
+    iterator = data.BatchIterator(arrays, config.batch_size, keys.data)
+    batches = [sharding.put_batch(next(iterator), mesh) for _ in range(8)]
+    state_sharding = sharding.replicated(mesh)
+    state = jax.jit(functools.partial(family.init, config), out_shardings=state_sharding)(
+        keys.init, {k: np.asarray(v) for k, v in next(iterator).items()})
+    step = make_train_call(family, config, keys.train, state_sharding, mesh)
+    for i in range(warmup):
+        state, metrics = step(state, batches[i % len(batches)])
+    jax.block_until_ready(metrics)
+    start = time.perf_counter()
+    for i in range(steps):
+        state, metrics = step(state, batches[i % len(batches)])
+    jax.block_until_ready((state, metrics))
+    return steps * config.batch_size / (time.perf_counter() - start)

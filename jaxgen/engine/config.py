@@ -1,0 +1,174 @@
+"""Configs: family defaults, an optional config file, then KEY=VALUE overrides.
+
+Every key a run may use exists in its family's `default_config()`; anything
+else is a typo and is refused with the list of known keys. Values given on the
+command line are parsed to the type of the default they replace.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+
+import ml_collections
+
+from jaxgen.errors import ConfigError
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """The keys every family has (DESIGN.md, "Command line")."""
+    c = ml_collections.ConfigDict()
+    c.family = ""
+    c.seed = 0
+    c.dataset = "fashion_mnist"
+    c.batch_size = 100
+    c.steps = 6000
+    c.log_every = 100
+    c.sample_every = 1000
+    c.ckpt_every = 1000
+    c.eval_every = 1000
+    c.eval_batches = 10          # test batches averaged by the periodic eval
+    c.steps_per_call = 1         # >1 fuses that many train steps into one lax.scan
+    c.num_grid = 64              # images in each periodic sample grid
+    c.max_to_keep = 3            # checkpoints kept on disk
+    return c
+
+
+def load_config_file(path: str) -> ml_collections.ConfigDict:
+    """Run `get_config()` from a Python config file (as in experiments/)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    spec = importlib.util.spec_from_file_location("_jaxgen_config_file", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # a config file is user code: report, don't crash
+        raise ConfigError(f"config file {path} failed to load: {err}") from err
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"config file {path} defines no get_config()")
+    return module.get_config()
+
+
+def _flatten(d, prefix="") -> dict:
+    out = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, (dict, ml_collections.ConfigDict)):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _known_keys_message(config) -> str:
+    return "known keys: " + ", ".join(sorted(_flatten(config.to_dict())))
+
+
+def _parse_value(text: str, default):
+    """Parse a command-line string to the type of the value it replaces."""
+    if isinstance(default, bool):
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ValueError(f"expected true/false, got {text!r}")
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float):
+        return float(text)
+    if isinstance(default, str):
+        return text
+    try:  # tuples, lists, None
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _set(config, dotted_key: str, value, *, from_string: bool) -> None:
+    *parents, leaf = dotted_key.split(".")
+    node = config
+    for part in parents:
+        if part not in node or not isinstance(node[part], ml_collections.ConfigDict):
+            raise ConfigError(f"unknown config key {dotted_key!r}; {_known_keys_message(config)}")
+        node = node[part]
+    if leaf not in node:
+        raise ConfigError(f"unknown config key {dotted_key!r}; {_known_keys_message(config)}")
+    default = node[leaf]
+    if from_string:
+        try:
+            value = _parse_value(value, default)
+        except ValueError as err:
+            raise ConfigError(f"bad value for config key {dotted_key!r}: {err}") from err
+    elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if default is not None and value is not None and type(value) is not type(default) \
+            and not (isinstance(default, (tuple, list)) and isinstance(value, (tuple, list))):
+        raise ConfigError(f"config key {dotted_key!r} expects {type(default).__name__}, "
+                          f"got {value!r}")
+    with node.unlocked():
+        node[leaf] = value
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """['model.latent_dim=2', ...] -> {'model.latent_dim': '2', ...} (values still strings)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def apply_overrides(config, overrides: dict, *, from_string: bool = True):
+    config = ml_collections.ConfigDict(config.to_dict())
+    for key, value in overrides.items():
+        _set(config, key, value, from_string=from_string)
+    return config
+
+
+def build_config(family_name: str | None = None, config_file: str | None = None,
+                 overrides: dict | None = None) -> ml_collections.ConfigDict:
+    """defaults of the family <- config file <- overrides, each key checked."""
+    from jaxgen import registry
+
+    file_config = load_config_file(config_file) if config_file else None
+    file_family = file_config.get("family") if file_config is not None else None
+    override_family = (overrides or {}).get("family")
+    named = [n for n in (family_name, override_family, file_family) if n]
+    if not named:
+        raise ConfigError("no family given: name one (jaxgen train FAMILY) or use a config "
+                          f"file that sets `family`; families: {', '.join(registry.names())}")
+    if len(set(named)) > 1:
+        raise ConfigError(f"conflicting families given: {sorted(set(named))}")
+    family = registry.get(named[0])
+    config = family.default_config()
+    config.family = family.name
+    if file_config is not None:
+        config = apply_overrides(config, _flatten(file_config.to_dict()), from_string=False)
+    config = apply_overrides(config, overrides or {})
+    validate_common(config)
+    return config
+
+
+def validate_common(config) -> None:
+    from jaxgen import data
+    if config.dataset not in data.known_datasets():
+        raise ConfigError(f"unknown dataset {config.dataset!r}; known datasets: "
+                          f"{', '.join(data.known_datasets())}")
+    for key in ("batch_size", "steps_per_call", "log_every", "sample_every",
+                "ckpt_every", "eval_every", "num_grid"):
+        if config[key] < 1:
+            raise ConfigError(f"config key {key!r} must be >= 1, got {config[key]}")
+    if config.steps < 0:
+        raise ConfigError(f"config key 'steps' must be >= 0, got {config.steps}")
+
+
+def to_json(config) -> str:
+    return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=list)
+
+
+def from_json(text: str) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(json.loads(text))

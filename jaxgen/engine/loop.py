@@ -1,0 +1,220 @@
+"""The one training loop every family runs (DESIGN.md, "Engine")."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgen import data, registry
+from jaxgen.engine import config as config_lib
+from jaxgen.engine import sharding
+from jaxgen.engine.checkpoint import Checkpointer
+from jaxgen.engine.images import plot_metrics, save_image_grid
+from jaxgen.engine.keys import run_keys, step_key
+from jaxgen.engine.logging import MetricsLogger, Progress
+from jaxgen.errors import ConfigError, NonFiniteLossError
+
+# Keys that may change when a run is resumed: they schedule the work but do
+# not change what is computed at any step.
+RESUMABLE_KEYS = ("steps", "log_every", "sample_every", "ckpt_every", "eval_every",
+                  "eval_batches", "steps_per_call", "num_grid", "max_to_keep")
+
+
+def reconcile_config(config, workdir: str):
+    """Refuse to continue a run in `workdir` with a config that computes something else."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return config
+    with open(path) as f:
+        saved = config_lib.from_json(f.read())
+    new_flat = config_lib._flatten(config.to_dict())
+    old_flat = config_lib._flatten(saved.to_dict())
+    differing = sorted(k for k in set(new_flat) | set(old_flat)
+                       if k not in RESUMABLE_KEYS
+                       and _normalise(new_flat.get(k)) != _normalise(old_flat.get(k)))
+    if differing:
+        details = "; ".join(f"{k}: saved {old_flat.get(k)!r}, given {new_flat.get(k)!r}"
+                            for k in differing[:5])
+        raise ConfigError(f"{workdir} holds a run with a different config ({details}); "
+                          "use a new --workdir, or change only " + ", ".join(RESUMABLE_KEYS))
+    return config
+
+
+def _normalise(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def write_config(config, workdir: str) -> None:
+    path = os.path.join(workdir, "config.json")
+    with open(path + ".tmp", "w") as f:
+        f.write(config_lib.to_json(config))
+    os.replace(path + ".tmp", path)
+
+
+def make_train_call(family, config, train_key, state_sharding, mesh):
+    """jit(train_step) with the state donated; with steps_per_call = k > 1,
+    k steps run inside one `lax.scan` over a [k, B, ...] stack of batches."""
+
+    def one_step(state, batch):
+        new_state, metrics = family.train_step(config, state, batch, step_key(train_key, state.step))
+        return new_state.replace(step=state.step + 1), metrics
+
+    fn = one_step
+    if config.steps_per_call > 1:
+        fn = lambda state, batches: jax.lax.scan(one_step, state, batches)  # noqa: E731
+    return jax.jit(fn, donate_argnums=0,
+                   out_shardings=(state_sharding, sharding.replicated(mesh)))
+
+
+class _Window:
+    """Running sums of host metrics between two log lines."""
+
+    def __init__(self):
+        self.sums, self.count, self.start = {}, 0, time.perf_counter()
+        self.last_loss = None
+
+    def add(self, metrics: dict, count: int) -> None:
+        for name, value in metrics.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(np.sum(value))
+        self.count += count
+        if "loss" in metrics:
+            self.last_loss = float(np.ravel(metrics["loss"])[-1])
+
+    def means(self) -> dict:
+        return {name: total / max(self.count, 1) for name, total in self.sums.items()}
+
+
+def _check_finite(metrics: dict, first_step: int, stacked: bool) -> None:
+    for name, value in metrics.items():
+        value = np.asarray(value)
+        if not np.all(np.isfinite(value)):
+            offset = int(np.argmin(np.isfinite(value).reshape(len(value), -1).all(1))) \
+                if stacked else 0
+            raise NonFiniteLossError(
+                f"non-finite {name} ({value.ravel()[offset]}) at step {first_step + offset + 1}; "
+                "training stopped, the last good checkpoint is kept. Lower the learning rate "
+                "or check the data range")
+
+
+def _crossed(prev: int, now: int, every: int) -> bool:
+    return now // every > prev // every
+
+
+def evaluate(family, config, state, test_arrays, eval_key, mesh, eval_fn) -> dict:
+    """Mean of eval_step over the first `eval_batches` test batches, in order."""
+    b = config.batch_size
+    num_batches = min(config.eval_batches, len(next(iter(test_arrays.values()))) // b)
+    totals = {}
+    for i in range(num_batches):
+        batch = sharding.put_batch({k: v[i * b:(i + 1) * b] for k, v in test_arrays.items()}, mesh)
+        metrics = jax.device_get(eval_fn(state, batch, jax.random.fold_in(eval_key, i)))
+        for name, value in metrics.items():
+            totals[name] = totals.get(name, 0.0) + float(value) / num_batches
+    return totals
+
+
+def train(config, workdir: str, *, progress: bool = True):
+    """Train (or resume) the run in `workdir`; returns the final TrainState."""
+    family = registry.get(config.family)
+    config_lib.validate_common(config)
+    os.makedirs(workdir, exist_ok=True)
+    config = reconcile_config(config, workdir)
+    mesh = sharding.make_mesh()
+    sharding.check_batch_size(config.batch_size, mesh)
+    keys = run_keys(config.seed)
+    k = config.steps_per_call
+
+    train_arrays = data.load_arrays(config, "train")
+    write_config(config, workdir)
+    state_sharding = sharding.replicated(mesh)
+    sample_batch = {name: a[:config.batch_size] for name, a in train_arrays.items()}
+    init = jax.jit(functools.partial(family.init, config), out_shardings=state_sharding)
+    state = init(keys.init, sample_batch)
+
+    checkpointer = Checkpointer(workdir, config.max_to_keep)
+    logger = MetricsLogger(workdir)
+    position = None
+    if checkpointer.latest_step() is not None:
+        state, position = checkpointer.restore(state)
+        logger.drop_after(int(state.step))
+    step = int(state.step)
+    iterator = data.BatchIterator(train_arrays, config.batch_size, keys.data, position)
+
+    train_call = make_train_call(family, config, keys.train, state_sharding, mesh)
+    sample_fn = jax.jit(functools.partial(family.sample, config), static_argnames="num")
+    eval_fn = jax.jit(functools.partial(family.eval_step, config)) if family.eval_step else None
+    test_arrays = data.load_arrays(config, "test") if eval_fn else None
+    bar = Progress(total=config.steps, initial=step, enabled=progress)
+    if position is not None:
+        bar.write(f"resumed {workdir} from step {step}")
+
+    def save_samples(name: str) -> None:
+        images = sample_fn(state, keys.sample, num=config.num_grid)
+        if np.asarray(images).ndim == 4:  # toy 2-D families return points, plotted elsewhere
+            save_image_grid(os.path.join(workdir, "samples", name), images)
+
+    window, pending = _Window(), None
+
+    def absorb(item) -> None:
+        first_step, metrics = item
+        metrics = jax.device_get(metrics)
+        _check_finite(metrics, first_step, stacked=k > 1)
+        window.add(metrics, k)
+
+    try:
+        while step < config.steps:
+            if k > 1:
+                batch = sharding.put_batch(iterator.next_stacked(k), mesh, stacked=True)
+            else:
+                batch = sharding.put_batch(next(iterator), mesh)
+            new_state, metrics = train_call(state, batch)
+            if pending is not None:
+                absorb(pending)  # the host checks call n-1 while the device runs call n
+            pending, state, prev, step = (step, metrics), new_state, step, step + k
+            bar.update(step, window.last_loss)
+
+            last = step >= config.steps
+            due = {name: last or _crossed(prev, step, config[f"{name}_every"])
+                   for name in ("log", "eval", "sample", "ckpt")}
+            if any(due.values()):
+                absorb(pending)
+                pending = None
+            if due["log"]:
+                rate = window.count / max(time.perf_counter() - window.start, 1e-9)
+                logger.write(step, "train", {**window.means(), "steps_per_sec": rate})
+                window = _Window()
+            if due["eval"] and eval_fn is not None:
+                values = evaluate(family, config, state, test_arrays,
+                                  jax.random.fold_in(keys.eval, step), mesh, eval_fn)
+                logger.write(step, "test", values)
+            if due["sample"]:
+                save_samples(f"step_{step:07d}.png")
+            if due["ckpt"]:
+                checkpointer.save(step, state, iterator.position)
+    except KeyboardInterrupt:
+        # Keep what was trained: save the current step if its losses are finite.
+        if pending is not None:
+            absorb(pending)
+        checkpointer.save(int(state.step), state, iterator.position)
+        bar.write(f"interrupted: saved a checkpoint at step {int(state.step)}")
+        raise
+    finally:
+        bar.close()
+        logger.close()
+        checkpointer.close()
+
+    save_samples("final.png")
+    plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
+    return state
+
+
+def sample_grid_path(workdir: str) -> str:
+    return os.path.join(workdir, "samples", "final.png")
+
+
+__all__ = ["train", "reconcile_config", "RESUMABLE_KEYS", "sample_grid_path"]

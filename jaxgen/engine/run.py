@@ -1,0 +1,82 @@
+"""`jaxgen.load(workdir)`: a trained run as a Python object."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+import jax
+import numpy as np
+
+from jaxgen import data, registry
+from jaxgen.engine import config as config_lib
+from jaxgen.engine.checkpoint import Checkpointer
+from jaxgen.engine.keys import run_keys
+from jaxgen.errors import CheckpointError
+
+
+@dataclasses.dataclass
+class Run:
+    workdir: str
+    config: object
+    family: registry.Family
+    state: object
+
+    @functools.cached_property
+    def _sample_fn(self):
+        return jax.jit(functools.partial(self.family.sample, self.config),
+                       static_argnames="num")
+
+    def sample(self, key, num: int, cond=None):
+        """Images in [0, 1], NHWC (points [num, 2] for 2-D families)."""
+        return self._sample_fn(self.state, key, num=num, cond=cond)
+
+    @property
+    def step(self) -> int:
+        return int(self.state.step)
+
+
+def read_config(workdir: str):
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        raise CheckpointError(f"{workdir} holds no jaxgen run (no config.json); "
+                              "train one with `jaxgen train ... --workdir DIR`")
+    with open(path) as f:
+        return config_lib.from_json(f.read())
+
+
+def state_template(family, config):
+    """Shapes, dtypes and (single-device) placement of the run's TrainState,
+    obtained without running the initialisation or loading the dataset."""
+    spec = data.element_spec(config)
+    batch = {name: jax.ShapeDtypeStruct((config.batch_size,) + s.shape, s.dtype)
+             for name, s in spec.items()}
+    abstract = jax.eval_shape(functools.partial(family.init, config),
+                              run_keys(config.seed).init, batch)
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device),
+                        abstract)
+
+
+def load(workdir: str, overrides: dict | None = None, step: int | None = None) -> Run:
+    """Load the latest (or the given) checkpoint of the run in `workdir`.
+
+    `overrides` (KEY -> string value) change sampling knobs and the like; keys
+    are checked against the run's config exactly as on the command line.
+    """
+    config = read_config(workdir)
+    family = registry.get(config.family)
+    # Defaults first: a key added to the family after the run was saved still exists.
+    full = config_lib.apply_overrides(family.default_config(),
+                                      config_lib._flatten(config.to_dict()), from_string=False)
+    full = config_lib.apply_overrides(full, overrides or {})
+    checkpointer = Checkpointer(workdir, create=False)
+    try:
+        state, _ = checkpointer.restore(state_template(family, full), step)
+    finally:
+        checkpointer.close()
+    return Run(workdir=workdir, config=full, family=family, state=state)
+
+
+def as_numpy(x) -> np.ndarray:
+    return np.asarray(jax.device_get(x))

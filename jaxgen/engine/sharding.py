@@ -1,0 +1,43 @@
+"""Data parallelism with jit + NamedSharding over a 1-D mesh axis `data`.
+
+State is replicated; each batch is split along its batch axis across all
+devices, and XLA inserts the gradient all-reduce (DESIGN.md, "Engine").
+"""
+from __future__ import annotations
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from jaxgen.errors import ConfigError
+
+
+def make_mesh() -> jax.sharding.Mesh:
+    return jax.make_mesh((jax.device_count(),), ("data",))
+
+
+def replicated(mesh) -> NamedSharding:
+    return NamedSharding(mesh, P())
+
+
+def batch_sharding(mesh, stacked: bool = False) -> NamedSharding:
+    """Split the batch axis; a stacked [k, B, ...] batch keeps its k axis whole."""
+    return NamedSharding(mesh, P(None, "data") if stacked else P("data"))
+
+
+def check_batch_size(batch_size: int, mesh) -> None:
+    devices = mesh.devices.size
+    if batch_size % devices:
+        raise ConfigError(f"batch_size={batch_size} is not divisible by the {devices} devices "
+                          "it is split across")
+
+
+def put_batch(batch: dict, mesh, stacked: bool = False) -> dict:
+    """Host numpy arrays -> global arrays sharded over the mesh.
+
+    `make_array_from_process_local_data` is also the multi-host path: each
+    process passes its own slice of the global batch.
+    """
+    sharding = batch_sharding(mesh, stacked)
+    return {name: jax.make_array_from_process_local_data(sharding, np.asarray(value))
+            for name, value in batch.items()}

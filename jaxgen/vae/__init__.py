@@ -1,0 +1,1 @@
+"""Autoencoders and VAEs: models, losses, family glue, evaluation and pictures."""
