@@ -27,6 +27,9 @@ from __future__ import annotations
 import functools
 import gzip
 import os
+import socket
+import urllib.parse
+import urllib.request
 import zlib
 
 import numpy as np
@@ -171,7 +174,8 @@ def read_idx_images(path: str) -> np.ndarray:
     images = parse_idx(read_gzip_bytes(path), _IDX_IMAGES_NDIM, path)  # [N, 28, 28]
     if images.shape[1:] != IMAGE_SHAPE[:2]:
         raise DatasetError(
-            f"{path} holds images of shape {images.shape[1:]}, expected {IMAGE_SHAPE[:2]}."
+            f"{path} holds images of shape {images.shape[1:]}, "
+            f"expected {IMAGE_SHAPE[:2]}."
         )
     return images[..., None]  # [N, 28, 28, 1]
 
@@ -195,6 +199,20 @@ def read_idx_split(images_path: str, labels_path: str) -> tuple[np.ndarray, np.n
             f"{len(labels)} labels."
         )
     return images, labels
+
+
+def check_reachable(url: str, timeout_s: float = 10.0) -> None:
+    """Raise OSError fast when the download host cannot be reached.
+
+    TFDS retries a failed request ten times with back-off, so without this
+    probe an offline machine waits more than three minutes for the error.
+    Behind a proxy a direct connection proves nothing, so the probe is skipped.
+    """
+    if urllib.request.getproxies():
+        return
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
 
 
 def missing_source_files(folder: str) -> list[str]:
@@ -262,6 +280,7 @@ class JaxgenFashionMnist(tfds.core.GeneratorBasedBuilder):
                 f"{', '.join(missing)}. " + how_to_get_it()
             )
         try:
+            check_reachable(OFFICIAL_URL)
             paths = dl_manager.download({n: OFFICIAL_URL + n for n in ALL_SOURCE_FILES})
         except Exception as e:  # network, DNS, HTTP, checksum: all mean "no data"
             raise DatasetError(
@@ -299,8 +318,9 @@ def read_data_source(data_source) -> dict[str, np.ndarray]:
     """All records of a TFDS data source, stacked into arrays.
 
     `__getitems__` with a list of indices reads a whole chunk in one batched
-    array_record call; the per-record numpy decoding that remains costs
-    about 20 us, so the 60,000-record train split loads in about a second.
+    array_record call (0.4 s for the train split); what remains is TFDS's
+    per-record numpy decoding (~22 us each), so the 60,000-record train split
+    loads in about 2 s on the 2-core development machine.
     """
     num = len(data_source)
     images = np.empty((num, *IMAGE_SHAPE), np.uint8)  # [N, 28, 28, 1]

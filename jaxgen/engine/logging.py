@@ -57,8 +57,11 @@ class Progress:
     """A tqdm bar showing the loss and steps/s; silent when `enabled` is False."""
 
     def __init__(self, total: int, initial: int, enabled: bool = True):
+        # In a log file (no terminal) redraw rarely, or the log fills with bars.
+        interactive = sys.stderr.isatty()
         self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
-                         disable=not enabled, file=sys.stderr)
+                         disable=not enabled, file=sys.stderr,
+                         mininterval=0.2 if interactive else 30.0)
         self._last_time, self._last_step = time.perf_counter(), initial
 
     def update(self, step: int, loss: float | None) -> float:
@@ -67,7 +70,7 @@ class Progress:
         rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
         self._bar.update(step - self._last_step)
         if loss is not None:
-            self._bar.set_postfix(loss=f"{loss:.4g}", steps_per_s=f"{rate:.1f}")
+            self._bar.set_postfix(loss=f"{loss:.4g}", steps_per_s=f"{rate:.1f}", refresh=False)
         self._last_time, self._last_step = now, step
         return rate
 

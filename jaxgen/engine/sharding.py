@@ -13,7 +13,10 @@ from jaxgen.errors import ConfigError
 
 
 def make_mesh() -> jax.sharding.Mesh:
-    return jax.make_mesh((jax.device_count(),), ("data",))
+    # Auto axis: XLA propagates the batch sharding through reshapes and inserts
+    # the all-reduce itself; the model code stays sharding-agnostic.
+    return jax.make_mesh((jax.device_count(),), ("data",),
+                         axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def replicated(mesh) -> NamedSharding:

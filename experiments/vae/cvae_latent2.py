@@ -1,0 +1,19 @@
+"""Conditional VAE: the class label goes into the encoder and the decoder, so
+the 2-D latent is free to encode style only (samples: one row per class).
+
+    jaxgen train --config experiments/vae/cvae_latent2.py --workdir runs/cvae_latent2
+"""
+import ml_collections
+
+
+def get_config():
+    c = ml_collections.ConfigDict()
+    c.family = "vae"
+    c.conditional = True
+    c.latent_dim = 2
+    c.likelihood = "bernoulli"
+    c.batch_size = 100
+    c.steps = 6000
+    c.learning_rate = 1e-3
+    c.seed = 0
+    return c

@@ -1,0 +1,20 @@
+"""VAE with a 32-D latent space and a discretized-logistic decoder: a true
+likelihood of 8-bit images, so its ELBO and IWAE bound are in bits/dim on
+[0, 255] like flows, PixelCNN and diffusion. 20 epochs.
+
+    jaxgen train --config experiments/vae/vae_latent32.py --workdir runs/vae_latent32
+    jaxgen eval --workdir runs/vae_latent32 --metrics elbo,iwae,pictures
+"""
+import ml_collections
+
+
+def get_config():
+    c = ml_collections.ConfigDict()
+    c.family = "vae"
+    c.latent_dim = 32
+    c.likelihood = "logistic"
+    c.batch_size = 100
+    c.steps = 12000         # 20 epochs
+    c.learning_rate = 1e-3
+    c.seed = 0
+    return c

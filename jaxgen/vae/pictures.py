@@ -1,0 +1,289 @@
+"""Pictures of a trained autoencoder or VAE, written by `jaxgen eval --metrics pictures`.
+
+samples.png             an 8x8 grid of samples (one row per class when conditional)
+reconstructions.png     test inputs above their reconstructions
+latent_space.png        test codes coloured by class (PCA to 2-D when latent_dim > 2)
+latent_grid.png         the decoder over a 20x20 grid of the latent plane (2-D, unconditional)
+interpolation.png       decoded straight lines between the codes of two test images
+latent_arithmetic.png   z + alpha * (mean code of class B - mean code of class A)
+
+"Code" means the posterior mean for a VAE and z for an autoencoder. Every
+random choice (samples, which test images) comes from the `key` argument, so
+the same key gives the same pictures. Each picture is one jitted call of a
+pure function of the parameters; the test set is encoded once, in chunks.
+
+A conditional model gets its own labels in every encode and decode. It gets no
+latent_grid.png (the plane would need a class too) and no latent_arithmetic.png:
+its code is trained to carry no class, so a class direction in it means little
+(to change the class of a conditional model, change the label).
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from matplotlib.figure import Figure
+
+from jaxgen import data
+from jaxgen.engine.images import image_grid
+from jaxgen.vae import family as vae
+from jaxgen.vae import losses
+
+SAMPLE_SIDE = 8
+NUM_RECONSTRUCTIONS = 16
+NUM_SCATTER = 5000
+LATENT_GRID_SIDE = 20
+NUM_INTERPOLATIONS = 4
+INTERPOLATION_STEPS = 10
+# Visually clear class pairs (A, B) of Fashion-MNIST: Sneaker -> Ankle boot, Trouser -> Dress.
+ARITHMETIC_PAIRS = ((7, 9), (1, 3))
+ARITHMETIC_IMAGES_PER_PAIR = 3
+ARITHMETIC_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+ENCODE_CHUNK = 500  # bounds the encoder's activation memory on the 10,000 test images
+PIXELS_PER_INCH = 50  # figures show each image pixel as 2 screen pixels at dpi 100
+
+
+# ----------------------------------------------------------------------------- pure JAX
+
+def codes_of(config, params, pixels, labels):
+    """uint8 [B, 28, 28, 1] -> codes [B, D]: the posterior mean (VAE) or z (autoencoder)."""
+    code = vae.encode(config, params, pixels, labels)
+    return code[0] if vae.is_variational(config) else code
+
+
+def codes_in_chunks(config, params, pixels, labels):
+    """`codes_of` over a whole split, ENCODE_CHUNK images at a time inside one jit."""
+    def one(pixel_label):  # lax.map vmaps this over each chunk
+        pixel, label = pixel_label
+        return codes_of(config, params, pixel[None], label[None])[0]
+    return jax.lax.map(one, (pixels, labels), batch_size=ENCODE_CHUNK)
+
+
+def reconstruction_images(config, params, pixels, labels):
+    """Decoded codes of the inputs. [B, 28, 28, 1] in [0, 1]"""
+    return vae.decode_mean(config, params, codes_of(config, params, pixels, labels), labels)
+
+
+def decode_mean_onehot(config, params, z, onehot):
+    """`vae.decode_mean` with a (possibly fractional) one-hot [B, K] or None for the class."""
+    out = vae.make_model(config).apply(params, z, onehot, method="decode")
+    return losses.decoder_mean(config.likelihood, out)
+
+
+def interpolation_images(config, params, pixels_a, labels_a, pixels_b, labels_b,
+                         num_steps: int):
+    """Decoded points on the straight line from code(a) to code(b). [P, S, 28, 28, 1]
+
+    A conditional model's one-hot label moves along the same line, so both
+    ends are exactly the reconstructions of a and b.
+    """
+    t = jnp.linspace(0.0, 1.0, num_steps)[None, :, None]  # [1, S, 1]
+    # (1 - t) a + t b, not a + t (b - a): exactly a at t = 0 and b at t = 1.
+    between = lambda a, b: (1.0 - t) * a[:, None, :] + t * b[:, None, :]  # [P, S, .]
+    z = between(codes_of(config, params, pixels_a, labels_a),
+                codes_of(config, params, pixels_b, labels_b))  # [P, S, D]
+    onehot_a = vae.class_onehot(config, labels_a)
+    onehot = None if onehot_a is None else between(onehot_a, vae.class_onehot(config, labels_b))
+    flat = lambda x: None if x is None else x.reshape(-1, x.shape[-1])  # [P*S, .]
+    images = decode_mean_onehot(config, params, flat(z), flat(onehot))  # [P*S, 28, 28, 1]
+    return images.reshape(z.shape[:2] + images.shape[1:])
+
+
+def arithmetic_images(config, params, pixels, labels, directions, alphas):
+    """Decoded code(x) + alpha * direction for each alpha. [B, len(alphas), 28, 28, 1]
+
+    `directions` is one latent direction [D] or one per image [B, D].
+    """
+    z = codes_of(config, params, pixels, labels)  # [B, D]
+    alphas = jnp.asarray(alphas, z.dtype)[None, :, None]  # [1, A, 1]
+    moved = z[:, None, :] + alphas * jnp.broadcast_to(directions, z.shape)[:, None, :]  # [B, A, D]
+    repeated_labels = jnp.repeat(labels, alphas.shape[1])  # [B*A], in the order of `moved`
+    images = vae.decode_mean(config, params, moved.reshape(-1, z.shape[-1]), repeated_labels)
+    return images.reshape(moved.shape[:2] + images.shape[1:])
+
+
+def latent_plane(values_1, values_2):
+    """Grid points [len(values_2) * len(values_1), 2] in reading order: the top row is the
+    largest z2, z1 grows to the right, so the picture is laid out like a plot."""
+    z1, z2 = jnp.meshgrid(jnp.asarray(values_1), jnp.asarray(values_2)[::-1])
+    return jnp.stack([z1.ravel(), z2.ravel()], axis=-1)
+
+
+# ----------------------------------------------------------------------------- numpy helpers
+
+def pca_2d(codes: np.ndarray):
+    """Project codes [N, D] on their two principal axes -> ([N, 2], variance fraction kept)."""
+    centred = codes - codes.mean(axis=0)
+    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
+    kept = float(np.sum(singular[:2] ** 2) / np.sum(singular ** 2))
+    return centred @ axes[:2].T, kept
+
+
+def first_of_class(labels: np.ndarray, classes, count: int = 1) -> np.ndarray:
+    """Indices of the first `count` images of each class, in class order. [len(classes)*count]"""
+    return np.concatenate([np.flatnonzero(labels == c)[:count] for c in classes])
+
+
+def class_means(codes: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.stack([codes[labels == c].mean(axis=0) for c in range(num_classes)])  # [K, D]
+
+
+# ----------------------------------------------------------------------------- figures
+
+def _cell_centres(count: int, size: int, pad: int = 2) -> np.ndarray:
+    """Pixel centre of each row (or column) of an `image_grid` picture."""
+    return pad + np.arange(count) * (size + pad) + size / 2
+
+
+def save_grid_figure(path, images, ncols, title, row_labels=(), col_labels=(),
+                     xlabel=None, ylabel=None) -> str:
+    """An `image_grid` with a title and labelled rows/columns, as a PNG."""
+    grid = image_grid(images, ncols)  # uint8 [H, W]
+    # A bare Figure, not pyplot: no global backend or figure list to clean up.
+    height, width = grid.shape[0] / PIXELS_PER_INCH, grid.shape[1] / PIXELS_PER_INCH
+    fig = Figure(figsize=(max(width + 1.5, 4.0), height + 1.2))
+    ax = fig.subplots()
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    h, w = images.shape[1:3]
+    ax.set_yticks(_cell_centres(len(row_labels), h), row_labels)
+    ax.set_xticks(_cell_centres(len(col_labels), w), col_labels,
+                  rotation=90 if max(map(len, col_labels), default=0) > 4 else 0)
+    ax.tick_params(length=0)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path
+
+
+def save_scatter(path, points, labels, class_names, title, axis_names) -> str:
+    fig = Figure(figsize=(8.5, 6.5))
+    ax = fig.subplots()
+    for c, name in enumerate(class_names):
+        chosen = labels == c
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=3, alpha=0.6, color=f"C{c}",
+                   label=name, rasterized=True)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=4, title="class")
+    ax.set(title=title, xlabel=axis_names[0], ylabel=axis_names[1])
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path
+
+
+# ----------------------------------------------------------------------------- the pictures
+
+def _samples(run, key, path, names):
+    if not run.config.conditional:
+        images = run.sample(key, SAMPLE_SIDE * SAMPLE_SIDE)  # [64, 28, 28, 1]
+        source = "the prior" if vae.is_variational(run.config) else \
+            "a Gaussian fitted to the training codes"
+        return save_grid_figure(path, images, SAMPLE_SIDE, f"Samples: codes drawn from {source}")
+    labels = jnp.repeat(jnp.arange(len(names)), SAMPLE_SIDE)  # one row per class
+    images = run.sample(key, len(labels), cond=labels)  # [K*8, 28, 28, 1]
+    return save_grid_figure(path, images, SAMPLE_SIDE,
+                            "Samples of the conditional VAE, one row per class", names)
+
+
+def _reconstructions(run, test, path):
+    pixels, labels = test["image"][:NUM_RECONSTRUCTIONS], test["label"][:NUM_RECONSTRUCTIONS]
+    fn = jax.jit(functools.partial(reconstruction_images, run.config))
+    recons = fn(run.state.params, pixels, labels)  # [16, 28, 28, 1]
+    images = np.concatenate([pixels / 255.0, np.asarray(recons)])  # inputs row, then recons row
+    return save_grid_figure(path, images, NUM_RECONSTRUCTIONS,
+                            "Test images (top) and their reconstructions (bottom): "
+                            "decoded codes", ["input", "reconstruction"])
+
+
+def _latent_space(run, codes, labels, path, names):
+    points, dim = codes[:NUM_SCATTER], codes.shape[1]
+    what = "posterior means" if vae.is_variational(run.config) else "codes"
+    if dim == 1:  # nothing to project: spread the points over a second axis by class
+        points = np.concatenate([points, labels[:NUM_SCATTER, None].astype(np.float32)], 1)
+        title, axes = f"{len(points)} test {what} (1-D; y = class)", ("z1", "class")
+    elif dim == 2:
+        title, axes = f"{len(points)} test {what} in the 2-D latent space", ("z1", "z2")
+    else:
+        points, kept = pca_2d(points)
+        title = (f"{len(points)} test {what}, {dim}-D projected to 2-D by PCA "
+                 f"({kept:.0%} of the variance)")
+        axes = ("principal component 1", "principal component 2")
+    return save_scatter(path, points, labels[:NUM_SCATTER], names, title, axes)
+
+
+def _latent_grid(run, codes, path):
+    side = LATENT_GRID_SIDE
+    if vae.is_variational(run.config):
+        # Equal prior mass between neighbours: quantiles 5%..95% of N(0, 1) on each axis.
+        values = np.asarray(jax.scipy.stats.norm.ppf(jnp.linspace(0.05, 0.95, side)))
+        values_1 = values_2 = values
+        span = "quantiles 5%-95% of the N(0, I) prior"
+    else:  # no prior: cover where the test codes are
+        low, high = np.percentile(codes, [1, 99], axis=0)  # [2], [2]
+        values_1, values_2 = np.linspace(low[0], high[0], side), np.linspace(low[1], high[1], side)
+        span = "1st-99th percentiles of the test codes"
+    fn = jax.jit(functools.partial(vae.decode_mean, run.config))
+    images = fn(run.state.params, latent_plane(values_1, values_2))  # [400, 28, 28, 1]
+    fmt = lambda vs: [f"{v:.2f}" for v in vs]
+    return save_grid_figure(path, images, side, f"Decoder over the latent plane ({span})",
+                            fmt(values_2[::-1]), fmt(values_1), xlabel="z1", ylabel="z2")
+
+
+def _interpolation(run, key, test, path, names):
+    classes = np.asarray(jax.random.permutation(key, len(names)))[:2 * NUM_INTERPOLATIONS]
+    ends = first_of_class(test["label"], classes).reshape(NUM_INTERPOLATIONS, 2)  # [P, 2]
+    a, b = ends[:, 0], ends[:, 1]
+    fn = jax.jit(functools.partial(interpolation_images, run.config,
+                                   num_steps=INTERPOLATION_STEPS))
+    path_images = fn(run.state.params, test["image"][a], test["label"][a],
+                     test["image"][b], test["label"][b])  # [P, S, 28, 28, 1]
+    rows = np.concatenate([test["image"][a, None] / 255.0, np.asarray(path_images),
+                           test["image"][b, None] / 255.0], axis=1)  # [P, S + 2, 28, 28, 1]
+    steps = [f"t={t:.2f}" for t in np.linspace(0, 1, INTERPOLATION_STEPS)]
+    return save_grid_figure(
+        path, rows.reshape((-1,) + rows.shape[2:]), rows.shape[1],
+        "Interpolation: decoded (1-t) code(a) + t code(b); the originals at both ends",
+        [f"{names[i]} → {names[j]}" for i, j in classes.reshape(-1, 2)],
+        ["input a"] + steps + ["input b"])
+
+
+def _latent_arithmetic(run, test, codes, path, names):
+    means = class_means(codes, test["label"], len(names))  # [K, D]
+    per_image = ARITHMETIC_IMAGES_PER_PAIR
+    idx = np.concatenate([first_of_class(test["label"], [a], per_image)
+                          for a, _ in ARITHMETIC_PAIRS])  # [pairs * per_image]
+    directions = np.repeat([means[b] - means[a] for a, b in ARITHMETIC_PAIRS],
+                           per_image, axis=0)  # [pairs * per_image, D], aligned with idx
+    fn = jax.jit(functools.partial(arithmetic_images, run.config, alphas=ARITHMETIC_ALPHAS))
+    moved = fn(run.state.params, test["image"][idx], test["label"][idx], directions)
+    rows = np.concatenate([test["image"][idx, None] / 255.0, np.asarray(moved)], axis=1)
+    row_labels = [f"{names[a]} → {names[b]}" for a, b in ARITHMETIC_PAIRS
+                  for _ in range(per_image)]
+    return save_grid_figure(
+        path, rows.reshape((-1,) + rows.shape[2:]), rows.shape[1],
+        "Latent arithmetic: decoded code + α (mean code of B − mean code of A)",
+        row_labels, ["input"] + [f"α={a:g}" for a in ARITHMETIC_ALPHAS])
+
+
+def write_pictures(run, key, outdir: str) -> list[str]:
+    """Write the pictures listed in the module docstring into `outdir`; return their paths."""
+    config = run.config
+    os.makedirs(outdir, exist_ok=True)
+    names = list(data.FASHION_MNIST_CLASSES)
+    k_samples, k_order, k_pairs = jax.random.split(key, 3)
+    arrays = data.load_arrays(config, "test")
+    # A random order of the whole test set: the first images of it feed every picture.
+    order = np.asarray(jax.random.permutation(k_order, len(arrays["label"])))
+    test = {"image": np.asarray(arrays["image"])[order],
+            "label": np.asarray(arrays["label"]).astype(np.int32)[order]}
+    codes = np.asarray(jax.jit(functools.partial(codes_in_chunks, config))(
+        run.state.params, test["image"], test["label"]))  # [N, D]
+    out = lambda name: os.path.join(outdir, name)
+    paths = [_samples(run, k_samples, out("samples.png"), names),
+             _reconstructions(run, test, out("reconstructions.png")),
+             _latent_space(run, codes, test["label"], out("latent_space.png"), names)]
+    if config.latent_dim == 2 and not config.conditional:
+        paths.append(_latent_grid(run, codes, out("latent_grid.png")))
+    paths.append(_interpolation(run, k_pairs, test, out("interpolation.png"), names))
+    if not config.conditional:
+        paths.append(_latent_arithmetic(run, test, codes, out("latent_arithmetic.png"), names))
+    return paths

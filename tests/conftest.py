@@ -1,0 +1,41 @@
+"""Shared test helpers: tiny configs that train in seconds on 2 CPU cores."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jaxgen.engine import config as config_lib
+
+# Small networks, a small batch and few steps: what is tested is the
+# machinery, not the quality of the model.
+TINY_VAE = {"enc_channels": "(4, 8, 8)", "dec_channels": "(8, 8, 4)", "batch_size": "8",
+            "steps": "6", "log_every": "2", "eval_every": "3", "sample_every": "3",
+            "ckpt_every": "3", "eval_batches": "2", "num_grid": "4", "iwae_samples": "4"}
+
+
+def tiny_config(family: str = "vae", **overrides):
+    values = dict(TINY_VAE)
+    if family != "vae":
+        values.pop("iwae_samples")
+    values.update({k: str(v) for k, v in overrides.items()})
+    return config_lib.build_config(family, overrides=values)
+
+
+def run_cli(*args, env=None, check=True):
+    """Run `python -m jaxgen.cli ARGS` in a fresh process (as a user would)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    result = subprocess.run([sys.executable, "-m", "jaxgen.cli", *args], capture_output=True,
+                            text=True, env=full_env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"jaxgen {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def tiny():
+    return tiny_config

@@ -1,0 +1,157 @@
+"""Tests of jaxgen.vae.pictures on tiny runs trained for 2 steps.
+
+The pictures of an untrained model are noise, so what is checked is that the
+right files are written as readable PNGs, that they are reproducible from the
+key, and the latent-space arithmetic behind them (interpolation endpoints,
+the alpha = 0 column, the grid layout, the PCA projection).
+"""
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+import jaxgen
+from jaxgen import data
+from jaxgen.data import fashion_mnist
+from jaxgen.engine import loop
+from jaxgen.vae import family as vae
+from jaxgen.vae import pictures
+
+ALL_PICTURES = {"samples.png", "reconstructions.png", "latent_space.png", "latent_grid.png",
+                "interpolation.png", "latent_arithmetic.png"}
+# A conditional model has no latent plane and no class direction (pictures.py docstring).
+CONDITIONAL_PICTURES = ALL_PICTURES - {"latent_grid.png", "latent_arithmetic.png"}
+KINDS = {  # name -> (family, config overrides, pictures expected)
+    "vae": ("vae", {}, ALL_PICTURES),
+    "autoencoder": ("autoencoder", {}, ALL_PICTURES),
+    "conditional_vae": ("vae", {"conditional": "true"}, CONDITIONAL_PICTURES),
+    "vae_latent3": ("vae", {"latent_dim": "3"}, ALL_PICTURES - {"latent_grid.png"}),
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """kind -> a Run trained for 2 steps; each kind is trained once per module."""
+    if fashion_mnist.missing_source_files(fashion_mnist.source_dir()):
+        pytest.skip("Fashion-MNIST IDX files not installed (apt-get install "
+                    "dataset-fashion-mnist)")
+    from conftest import tiny_config
+    runs = {}
+
+    def get(kind: str):
+        if kind not in runs:
+            family, overrides, _ = KINDS[kind]
+            config = tiny_config(family, steps=2, eval_every=2, sample_every=2, ckpt_every=2,
+                                 log_every=2, **overrides)
+            workdir = str(tmp_path_factory.mktemp(kind))
+            loop.train(config, workdir, progress=False)
+            runs[kind] = jaxgen.load(workdir)
+        return runs[kind]
+    return get
+
+
+def png_pixels(path) -> np.ndarray:
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return np.asarray(image.convert("RGB"))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_writes_the_expected_readable_pngs(trained, kind, tmp_path):
+    run = trained(kind)
+    outdir = tmp_path / "pictures"
+    paths = pictures.write_pictures(run, jax.random.key(0), str(outdir))
+    assert {p.rsplit("/", 1)[-1] for p in paths} == KINDS[kind][2]
+    assert sorted(p.name for p in outdir.iterdir()) == sorted(KINDS[kind][2])
+    for path in paths:
+        pixels = png_pixels(path)  # [H, W, 3]
+        assert pixels.shape[0] >= 100 and pixels.shape[1] >= 200, (path, pixels.shape)
+        assert pixels.std() > 0, f"{path} is blank"
+
+
+def test_same_key_same_pictures_other_key_other_samples(trained, tmp_path):
+    run = trained("vae")
+    first = pictures.write_pictures(run, jax.random.key(0), str(tmp_path / "a"))
+    again = pictures.write_pictures(run, jax.random.key(0), str(tmp_path / "b"))
+    other = pictures.write_pictures(run, jax.random.key(1), str(tmp_path / "c"))
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(png_pixels(a), png_pixels(b), err_msg=a)
+    assert not np.array_equal(png_pixels(first[0]), png_pixels(other[0]))  # samples.png
+
+
+def test_interpolation_ends_are_the_reconstructions(trained):
+    for kind in ("vae", "conditional_vae"):  # the conditional one also blends one-hots
+        run = trained(kind)
+        config, params = run.config, run.state.params
+        test = data.load_arrays(config, "test")
+        pixels_a, labels_a = test["image"][:3], test["label"][:3]
+        pixels_b, labels_b = test["image"][3:6], test["label"][3:6]
+        steps = 5
+        path = jax.jit(lambda *a: pictures.interpolation_images(config, *a, num_steps=steps))(
+            params, pixels_a, labels_a, pixels_b, labels_b)  # [3, 5, 28, 28, 1]
+        assert path.shape == (3, steps, 28, 28, 1)
+        recon = lambda x, y: pictures.reconstruction_images(config, params, x, y)
+        np.testing.assert_allclose(path[:, 0], recon(pixels_a, labels_a), atol=1e-5)
+        np.testing.assert_allclose(path[:, -1], recon(pixels_b, labels_b), atol=1e-5)
+        if not config.conditional:  # the middle point is the decoded mean of the two codes
+            z_a = pictures.codes_of(config, params, pixels_a, labels_a)
+            z_b = pictures.codes_of(config, params, pixels_b, labels_b)
+            middle = vae.decode_mean(config, params, (z_a + z_b) / 2, labels_a)
+            np.testing.assert_allclose(path[:, steps // 2], middle, atol=1e-5)
+
+
+def test_arithmetic_moves_each_code_along_its_own_direction(trained):
+    run = trained("vae")
+    config, params = run.config, run.state.params
+    test = data.load_arrays(config, "test")
+    pixels, labels = test["image"][:4], test["label"][:4]
+    directions = np.arange(8, dtype=np.float32).reshape(4, 2) - 3.0  # [4, D]: all different
+    alphas = (0.0, 0.5, 1.0)
+    moved = pictures.arithmetic_images(config, params, pixels, labels, directions, alphas)
+    assert moved.shape == (4, 3, 28, 28, 1)
+    z = pictures.codes_of(config, params, pixels, labels)  # [4, D]
+    np.testing.assert_allclose(moved[:, 0], pictures.reconstruction_images(
+        config, params, pixels, labels), atol=1e-5)
+    np.testing.assert_allclose(moved[:, 2], vae.decode_mean(config, params, z + directions,
+                                                            labels), atol=1e-5)
+
+
+def test_codes_are_posterior_means_and_chunking_changes_nothing(trained):
+    for kind in ("vae", "autoencoder"):
+        run = trained(kind)
+        config, params = run.config, run.state.params
+        test = data.load_arrays(config, "test")
+        pixels, labels = test["image"][:700], test["label"][:700]  # one full chunk + a part
+        code = vae.encode(config, params, pixels, labels)
+        expected = code[0] if kind == "vae" else code  # [700, D]
+        chunked = jax.jit(lambda p, x, y: pictures.codes_in_chunks(config, p, x, y))(
+            params, pixels, labels)
+        np.testing.assert_allclose(chunked, expected, atol=1e-5)
+
+
+def test_latent_plane_is_laid_out_like_a_plot():
+    z = np.asarray(pictures.latent_plane([0.0, 1.0, 2.0], [10.0, 20.0]))  # [2 * 3, 2]
+    # Reading order: the top row has the largest z2, z1 grows to the right.
+    np.testing.assert_array_equal(z, [[0, 20], [1, 20], [2, 20], [0, 10], [1, 10], [2, 10]])
+
+
+def test_pca_keeps_all_of_a_planar_cloud_and_its_distances():
+    rng = np.random.default_rng(0)
+    plane = rng.normal(size=(200, 2)) * [3.0, 1.0]  # [200, 2]
+    embedding = np.linalg.qr(rng.normal(size=(5, 5)))[0][:2]  # two orthonormal rows of R^5
+    codes = plane @ embedding + 7.0  # [200, 5], a tilted and shifted plane
+    points, kept = pictures.pca_2d(codes)
+    assert points.shape == (200, 2)
+    assert kept == pytest.approx(1.0)
+    distances = lambda p: np.linalg.norm(p[:, None] - p[None], axis=-1)
+    np.testing.assert_allclose(distances(points), distances(plane), atol=1e-8)
+
+
+def test_first_of_class_and_class_means():
+    labels = np.array([2, 0, 2, 1, 0, 2])
+    np.testing.assert_array_equal(pictures.first_of_class(labels, [2, 0], count=2), [0, 2, 1, 4])
+    codes = np.arange(12, dtype=float).reshape(6, 2)
+    np.testing.assert_allclose(pictures.class_means(codes, labels, 3),
+                               [[5, 6], [6, 7], [14 / 3, 17 / 3]])
