@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--workdir", required=True)
     train.add_argument("--config", dest="config_file", help="ml_collections get_config() file")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument("--distributed", action="store_true",
+                       help="multi-host: call jax.distributed.initialize() first (coordinator "
+                            "address and process ids from the cluster environment)")
 
     sample = sub.add_parser("sample", help="draw samples from a trained run")
     sample.add_argument("--workdir", required=True)
@@ -84,6 +87,9 @@ def cmd_train(args, overrides) -> None:
     from jaxgen.engine import config as config_lib
     from jaxgen.engine.loop import train
 
+    if args.distributed:
+        import jax
+        jax.distributed.initialize()
     config = config_lib.build_config(args.family, args.config_file,
                                      config_lib.parse_overrides(overrides))
     train(config, args.workdir, progress=not args.no_progress)

@@ -1,4 +1,4 @@
-"""Tests of jaxgen.vae.pictures on tiny runs trained for 2 steps.
+"""Tests of jaxgen.vae.pictures on tiny untrained runs.
 
 The pictures of an untrained model are noise, so what is checked is that the
 right files are written as readable PNGs, that they are reproducible from the
@@ -7,15 +7,16 @@ the alpha = 0 column, the grid layout, the PCA projection).
 """
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 import pytest
 from PIL import Image
 
 import jaxgen
-from jaxgen import data
+from jaxgen import data, registry
 from jaxgen.data import fashion_mnist
-from jaxgen.engine import loop
 from jaxgen.vae import family as vae
 from jaxgen.vae import pictures
 
@@ -32,8 +33,12 @@ KINDS = {  # name -> (family, config overrides, pictures expected)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """kind -> a Run trained for 2 steps; each kind is trained once per module."""
+def ununtrained(tmp_path_factory):
+    """kind -> a Run of freshly initialised tiny networks, built once per module.
+
+    No training: it would only add compilations, and the pictures of a model
+    trained for a few steps are as much noise as those of an untrained one.
+    """
     if fashion_mnist.missing_source_files(fashion_mnist.source_dir()):
         pytest.skip("Fashion-MNIST IDX files not installed (apt-get install "
                     "dataset-fashion-mnist)")
@@ -42,12 +47,14 @@ def trained(tmp_path_factory):
 
     def get(kind: str):
         if kind not in runs:
-            family, overrides, _ = KINDS[kind]
-            config = tiny_config(family, steps=2, eval_every=2, sample_every=2, ckpt_every=2,
-                                 log_every=2, **overrides)
-            workdir = str(tmp_path_factory.mktemp(kind))
-            loop.train(config, workdir, progress=False)
-            runs[kind] = jaxgen.load(workdir)
+            family_name, overrides, _ = KINDS[kind]
+            config = tiny_config(family_name, **overrides)
+            family = registry.get(family_name)
+            batch = {name: np.zeros((config.batch_size,) + spec.shape, spec.dtype)
+                     for name, spec in data.element_spec(config).items()}
+            state = jax.jit(functools.partial(family.init, config))(jax.random.key(0), batch)
+            runs[kind] = jaxgen.Run(workdir=str(tmp_path_factory.mktemp(kind)), config=config,
+                                    family=family, state=state)
         return runs[kind]
     return get
 
@@ -59,8 +66,8 @@ def png_pixels(path) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_writes_the_expected_readable_pngs(trained, kind, tmp_path):
-    run = trained(kind)
+def test_writes_the_expected_readable_pngs(untrained, kind, tmp_path):
+    run = untrained(kind)
     outdir = tmp_path / "pictures"
     paths = pictures.write_pictures(run, jax.random.key(0), str(outdir))
     assert {p.rsplit("/", 1)[-1] for p in paths} == KINDS[kind][2]
@@ -71,8 +78,8 @@ def test_writes_the_expected_readable_pngs(trained, kind, tmp_path):
         assert pixels.std() > 0, f"{path} is blank"
 
 
-def test_same_key_same_pictures_other_key_other_samples(trained, tmp_path):
-    run = trained("vae")
+def test_same_key_same_pictures_other_key_other_samples(untrained, tmp_path):
+    run = untrained("vae")
     first = pictures.write_pictures(run, jax.random.key(0), str(tmp_path / "a"))
     again = pictures.write_pictures(run, jax.random.key(0), str(tmp_path / "b"))
     other = pictures.write_pictures(run, jax.random.key(1), str(tmp_path / "c"))
@@ -81,9 +88,9 @@ def test_same_key_same_pictures_other_key_other_samples(trained, tmp_path):
     assert not np.array_equal(png_pixels(first[0]), png_pixels(other[0]))  # samples.png
 
 
-def test_interpolation_ends_are_the_reconstructions(trained):
+def test_interpolation_ends_are_the_reconstructions(untrained):
     for kind in ("vae", "conditional_vae"):  # the conditional one also blends one-hots
-        run = trained(kind)
+        run = untrained(kind)
         config, params = run.config, run.state.params
         test = data.load_arrays(config, "test")
         pixels_a, labels_a = test["image"][:3], test["label"][:3]
@@ -102,8 +109,8 @@ def test_interpolation_ends_are_the_reconstructions(trained):
             np.testing.assert_allclose(path[:, steps // 2], middle, atol=1e-5)
 
 
-def test_arithmetic_moves_each_code_along_its_own_direction(trained):
-    run = trained("vae")
+def test_arithmetic_moves_each_code_along_its_own_direction(untrained):
+    run = untrained("vae")
     config, params = run.config, run.state.params
     test = data.load_arrays(config, "test")
     pixels, labels = test["image"][:4], test["label"][:4]
@@ -118,9 +125,9 @@ def test_arithmetic_moves_each_code_along_its_own_direction(trained):
                                                             labels), atol=1e-5)
 
 
-def test_codes_are_posterior_means_and_chunking_changes_nothing(trained):
+def test_codes_are_posterior_means_and_chunking_changes_nothing(untrained):
     for kind in ("vae", "autoencoder"):
-        run = trained(kind)
+        run = untrained(kind)
         config, params = run.config, run.state.params
         test = data.load_arrays(config, "test")
         pixels, labels = test["image"][:700], test["label"][:700]  # one full chunk + a part

@@ -42,5 +42,20 @@ def put_batch(batch: dict, mesh, stacked: bool = False) -> dict:
     process passes its own slice of the global batch.
     """
     sharding = batch_sharding(mesh, stacked)
-    return {name: jax.make_array_from_process_local_data(sharding, np.asarray(value))
+    return {name: jax.make_array_from_process_local_data(sharding, _local_part(value, stacked))
             for name, value in batch.items()}
+
+
+def _local_part(global_batch, stacked: bool) -> np.ndarray:
+    """This process's contiguous slice of the global batch (all of it on one host).
+
+    Every process runs the same iterator with the same key, so each can cut
+    its own share without talking to the others.
+    """
+    x = np.asarray(global_batch)
+    count, index = jax.process_count(), jax.process_index()
+    if count == 1:
+        return x
+    axis = 1 if stacked else 0
+    size = x.shape[axis] // count
+    return np.take(x, np.arange(index * size, (index + 1) * size), axis=axis)
