@@ -105,14 +105,19 @@ def arithmetic_images(config, params, pixels, labels, directions, alphas):
     return images.reshape(moved.shape[:2] + images.shape[1:])
 
 
-def latent_plane(values_1, values_2):
-    """Grid points [len(values_2) * len(values_1), 2] in reading order: the top row is the
-    largest z2, z1 grows to the right, so the picture is laid out like a plot."""
-    z1, z2 = jnp.meshgrid(jnp.asarray(values_1), jnp.asarray(values_2)[::-1])
-    return jnp.stack([z1.ravel(), z2.ravel()], axis=-1)
+def prior_quantiles(num: int) -> np.ndarray:
+    """Quantiles 5%..95% of N(0, 1): neighbours on this axis hold equal prior mass."""
+    return np.asarray(jax.jit(jax.scipy.stats.norm.ppf)(jnp.linspace(0.05, 0.95, num)))
 
 
 # ----------------------------------------------------------------------------- numpy helpers
+
+def latent_plane(values_1, values_2) -> np.ndarray:
+    """Grid points [len(values_2) * len(values_1), 2] in reading order: the top row is the
+    largest z2, z1 grows to the right, so the picture is laid out like a plot."""
+    z1, z2 = np.meshgrid(np.asarray(values_1), np.asarray(values_2)[::-1])
+    return np.stack([z1.ravel(), z2.ravel()], axis=-1).astype(np.float32)
+
 
 def pca_2d(codes: np.ndarray):
     """Project codes [N, D] on their two principal axes -> ([N, 2], variance fraction kept)."""
@@ -213,9 +218,7 @@ def _latent_space(run, codes, labels, path, names):
 def _latent_grid(run, codes, path):
     side = LATENT_GRID_SIDE
     if vae.is_variational(run.config):
-        # Equal prior mass between neighbours: quantiles 5%..95% of N(0, 1) on each axis.
-        values = np.asarray(jax.scipy.stats.norm.ppf(jnp.linspace(0.05, 0.95, side)))
-        values_1 = values_2 = values
+        values_1 = values_2 = prior_quantiles(side)
         span = "quantiles 5%-95% of the N(0, I) prior"
     else:  # no prior: cover where the test codes are
         low, high = np.percentile(codes, [1, 99], axis=0)  # [2], [2]
