@@ -1,6 +1,6 @@
 """VAE with a 32-D latent space and a discretized-logistic decoder: a true
 likelihood of 8-bit images, so its ELBO and IWAE bound are in bits/dim on
-[0, 255] like flows, PixelCNN and diffusion. 20 epochs.
+[0, 255] like flows, PixelCNN and diffusion. 10 epochs.
 
     jaxgen train --config experiments/vae/vae_latent32.py --workdir runs/vae_latent32
     jaxgen eval --workdir runs/vae_latent32 --metrics elbo,iwae,pictures
@@ -14,7 +14,7 @@ def get_config():
     c.latent_dim = 32
     c.likelihood = "logistic"
     c.batch_size = 100
-    c.steps = 12000         # 20 epochs
+    c.steps = 6000          # 10 epochs
     c.learning_rate = 1e-3
     c.seed = 0
     return c
