@@ -129,20 +129,32 @@ def cmd_eval(args, overrides) -> None:
 
     import jaxgen
     from jaxgen.engine.config import parse_overrides
+    from jaxgen.metrics import evaluations as sample_metrics
 
     run = jaxgen.load(args.workdir, parse_overrides(overrides))
     offered = run.family.evaluations
+    # Sample-based metrics (fid, kid, is, pr, modes) exist for every family
+    # that samples; a family's own evaluation of the same name wins.
+    generic = [m for m in sample_metrics.SAMPLE_METRICS
+               if m not in offered and run.family.sample is not None]
     names = ([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics
              else [m for m in offered if m != "pictures"])
-    unknown = [m for m in names if m not in offered]
+    unknown = [m for m in names if m not in offered and m not in generic]
     if unknown:
         raise JaxgenError(f"unknown metric(s) {unknown} for family {run.config.family}; "
-                          f"available: {', '.join(offered)}")
+                          f"available: {', '.join(list(offered) + generic)}")
+    root = jax.random.key(args.seed)
     results = {}
     for i, name in enumerate(names):
-        print(f"evaluating {name} ...", file=sys.stderr)
-        results.update(offered[name](run, jax.random.fold_in(jax.random.key(args.seed), i),
-                                     args.num))
+        if name in offered:
+            print(f"evaluating {name} ...", file=sys.stderr)
+            results.update(offered[name](run, jax.random.fold_in(root, i), args.num))
+    wanted_generic = [m for m in names if m in generic]
+    if wanted_generic:
+        # Drawn once for all of them: sampling may cost more than the metrics.
+        print(f"evaluating {','.join(wanted_generic)} on {args.num} samples ...", file=sys.stderr)
+        results.update(sample_metrics.evaluate_samples(
+            run, jax.random.fold_in(root, len(names)), args.num, wanted_generic))
     results["step"] = run.step
     _print_table(results)
     path = os.path.join(args.workdir, "eval.json")

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Optional
 from jaxgen.errors import ConfigError
 
 # Modules whose import registers families. Add a family group here.
-_FAMILY_MODULES = ("jaxgen.vae.family",)
+_FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,16 +35,14 @@ import zlib
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxgen.data import FASHION_MNIST_CLASSES
 from jaxgen.errors import DatasetError
 
 TFDS_NAME = "jaxgen_fashion_mnist"
 SPLITS = ("train", "test")
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
-CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
+CLASS_NAMES = FASHION_MNIST_CLASSES
 
 DEFAULT_SOURCE_DIR = "/usr/share/datasets/fashion-mnist"
 SOURCE_DIR_ENV = "JAXGEN_FASHION_MNIST_DIR"

@@ -1,0 +1,3 @@
+"""Fashion-MNIST classifiers (MLP, CNN): the supervised baseline and the feature
+extractor of the image metrics. Importing `jaxgen.classifier.family` registers
+the `classifier` family."""

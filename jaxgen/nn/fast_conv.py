@@ -1,0 +1,254 @@
+"""'SAME' convolutions whose forward and both gradients are plain GEMMs.
+
+Why (measured on the 2-core CPU, see the VAE train-step benchmark): XLA's CPU
+convolution weight gradients are slow, and an im2col / col2im formulation left
+to autodiff is slower still. Autodiff transposes "slice tap t out of the
+[..., k, k, C] patch tensor" into "pad tap t back to the full [..., k, k, C]
+size with zeros", so the backward pass materialises k*k zero-padded copies of
+the whole patch tensor (k*k times its size) and adds them up. Here the
+backward pass is written by hand (`jax.custom_vjp`) so that each big tensor is
+written exactly once:
+
+- gather-GEMM (`_conv_gather`): y = patches(x) @ W. Backward: dW = P^T g
+  (one GEMM contracting over pixels), dx = col2im(g @ W^T), where col2im is a
+  single fused sum of k*k interior-padded (strided) placements of x's size.
+- GEMM-scatter (`_conv_scatter`): y = col2im(x @ W). Backward: dG = patches(g),
+  dW = x^T dG, dx = dG @ W^T. This is the transposed convolution (and, for
+  stride 1, also a convolution with few output channels, where multiplying
+  first keeps the k*k-wide tensor small).
+
+`patches(z; k, s, lo, out)[m, t] = z[s*m + t - lo]` (zero outside z), per
+spatial axis; `col2im` is its exact adjoint. The modules `Conv` and
+`ConvTranspose` take exactly the parameters of `nn.Conv` / `nn.ConvTranspose`
+(kernel [k, k, C_in, C_out], bias [C_out]) and compute the same function with
+padding='SAME' (tests/test_nn_fast_conv.py).
+"""
+from __future__ import annotations
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxgen.nn.upsample import _same_padding_before
+
+
+def same_padding(size: int, kernel_size: int, stride: int) -> tuple[int, int]:
+    """'SAME' padding of `nn.Conv` (TensorFlow/XLA): output = ceil(size / stride)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel_size - size, 0)
+    return total // 2, total - total // 2
+
+
+# ----------------------------------------------------------------- patches / col2im
+
+
+def patches(z, k: int, s: int, lo: int, out_h: int, out_w: int):
+    """[B, H, W, C] -> [B, out_h, out_w, k*k*C], taps (i, j) major, channels minor:
+    result[b, m, n, (i, j, c)] = z[b, s*m + i - lo, s*n + j - lo, c], zero outside."""
+    b, h, w, c = z.shape
+    hi_h = max(s * (out_h - 1) + k - lo - h, 0)
+    hi_w = max(s * (out_w - 1) + k - lo - w, 0)
+    zp = jnp.pad(z, ((0, 0), (lo, hi_h), (lo, hi_w), (0, 0)))
+    views = [lax.slice(zp, (0, i, j, 0), (b, i + s * (out_h - 1) + 1, j + s * (out_w - 1) + 1, c),
+                       (1, s, s, 1))
+             for i in range(k) for j in range(k)]
+    return jnp.concatenate(views, axis=-1)
+
+
+def col2im(p, k: int, s: int, lo: int, h: int, w: int):
+    """Adjoint of `patches`: [B, out_h, out_w, k*k*C] -> [B, h, w, C]."""
+    b, out_h, out_w, kkc = p.shape
+    c = kkc // (k * k)
+    p = p.reshape(b, out_h, out_w, k * k, c)
+    zero = jnp.zeros((), p.dtype)
+    total = None
+    for i in range(k):
+        for j in range(k):
+            # Element m lands at s*m + i - lo: pad low by i - lo, interior s - 1,
+            # high so the length is h (negative pads crop).
+            placed = lax.pad(p[:, :, :, i * k + j, :], zero, (
+                (0, 0, 0),
+                (i - lo, h - (i - lo) - s * (out_h - 1) - 1, s - 1),
+                (j - lo, w - (j - lo) - s * (out_w - 1) - 1, s - 1),
+                (0, 0, 0)))
+            total = placed if total is None else total + placed
+    return total
+
+
+def _mm(a, w):
+    """[..., K] @ [K, N] over all leading dims as one 2-D GEMM."""
+    lead = a.shape[:-1]
+    return (a.reshape(-1, a.shape[-1]) @ w).reshape(lead + (w.shape[-1],))
+
+
+def _mm_t(a, g):
+    """sum over pixels of a^T g: [..., K], [..., N] -> [K, N] (one GEMM)."""
+    a2 = a.reshape(-1, a.shape[-1])
+    g2 = g.reshape(-1, g.shape[-1])
+    return lax.dot_general(a2, g2, (((0,), (0,)), ((), ())))
+
+
+# ----------------------------------------------------------------- gather-GEMM
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _conv_gather(x, w, k, s, lo):
+    """y[m] = sum_t x[s*m + t - lo] w[t]; w [k*k*C_in, C_out], out = ceil(size/s)."""
+    out_h, out_w = -(-x.shape[1] // s), -(-x.shape[2] // s)
+    return _mm(patches(x, k, s, lo, out_h, out_w), w)
+
+
+def _conv_gather_fwd(x, w, k, s, lo):
+    out_h, out_w = -(-x.shape[1] // s), -(-x.shape[2] // s)
+    p = patches(x, k, s, lo, out_h, out_w)
+    return _mm(p, w), (p, w, x.shape[1], x.shape[2])
+
+
+def _conv_gather_bwd(k, s, lo, res, g):
+    p, w, h, wd = res
+    dw = _mm_t(p, g)
+    dx = col2im(_mm(g, w.T), k, s, lo, h, wd)
+    return dx, dw
+
+
+_conv_gather.defvjp(_conv_gather_fwd, _conv_gather_bwd)
+
+
+# ----------------------------------------------------------------- GEMM-scatter
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _conv_scatter(x, w, k, s, lo):
+    """y = col2im(x @ w; k, s, lo) on an output s times x's size; w [C_in, k*k*C_out]."""
+    return col2im(_mm(x, w), k, s, lo, s * x.shape[1], s * x.shape[2])
+
+
+def _conv_scatter_fwd(x, w, k, s, lo):
+    return _conv_scatter(x, w, k, s, lo), (x, w)
+
+
+# How `_conv_scatter` computes its input gradient: "gemm" reuses the patches of
+# g built for the weight gradient; "conv" runs XLA's forward convolution of g
+# (no im2col needed for that pass). Its weight gradient: "concat" builds the
+# patch matrix once (one GEMM); "taps" multiplies x^T by each shifted view of g
+# (k*k GEMMs, no concatenation).
+SCATTER_DX = "gemm"
+SCATTER_DW = "concat"
+
+
+def _conv_scatter_bwd(k, s, lo, res, g):
+    x, w = res
+    b, h, wd, c_in = x.shape
+    c_out = w.shape[1] // (k * k)
+    dp = None
+    if SCATTER_DW == "concat":
+        dp = patches(g, k, s, lo, h, wd)
+        dw = _mm_t(x, dp)
+    else:
+        hi_h = max(s * (h - 1) + k - lo - g.shape[1], 0)
+        hi_w = max(s * (wd - 1) + k - lo - g.shape[2], 0)
+        gp = jnp.pad(g, ((0, 0), (lo, hi_h), (lo, hi_w), (0, 0)))
+        x2 = x.reshape(-1, c_in)
+        cols = [_mm_t(x2, lax.slice(gp, (0, i, j, 0),
+                                    (b, i + s * (h - 1) + 1, j + s * (wd - 1) + 1, c_out),
+                                    (1, s, s, 1)))
+                for i in range(k) for j in range(k)]
+        dw = jnp.stack(cols, 1).reshape(c_in, k * k * c_out)
+    if SCATTER_DX == "gemm":
+        if dp is None:
+            dp = patches(g, k, s, lo, h, wd)
+        dx = _mm(dp, w.T)
+    else:
+        kern = jnp.transpose(w.reshape(c_in, k, k, c_out), (1, 2, 3, 0))  # [k, k, C_out, C_in]
+        dx = lax.conv_general_dilated(
+            g, kern, (s, s),
+            ((lo, s * (h - 1) + k - lo - g.shape[1]), (lo, s * (wd - 1) + k - lo - g.shape[2])),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return dx, dw
+
+
+_conv_scatter.defvjp(_conv_scatter_fwd, _conv_scatter_bwd)
+
+
+# ----------------------------------------------------------------- modules
+
+
+def conv_same(x, kernel, stride: int = 1, bias=None, method: str = "auto"):
+    """`nn.Conv(..., padding='SAME')` on NHWC x with an HWIO kernel [k, k, C_in, C_out].
+
+    method 'gather' (im2col, then GEMM) works for any stride; 'scatter' (GEMM,
+    then col2im) only for stride 1; 'auto' scatters when stride is 1 and
+    C_out < C_in (the k*k-wide intermediate is then the smaller one).
+    """
+    k, _, c_in, c_out = kernel.shape
+    if kernel.shape[0] != kernel.shape[1]:
+        raise ValueError("square kernels only")
+    if method == "auto":
+        method = "scatter" if stride == 1 and c_out < c_in else "gather"
+    top = same_padding(x.shape[1], k, stride)[0]
+    if same_padding(x.shape[2], k, stride)[0] != top:
+        raise ValueError("the 'SAME' padding must be equal on both spatial axes")
+    kernel = kernel.astype(x.dtype)
+    if method == "gather":
+        y = _conv_gather(x, kernel.reshape(k * k * c_in, c_out), k, stride, top)
+    elif method == "scatter":
+        if stride != 1:
+            raise ValueError("method 'scatter' needs stride 1")
+        # o = m + top - t; with flipped taps t' = k-1-t: o = m + t' - (k-1-top).
+        w = jnp.transpose(kernel[::-1, ::-1], (2, 0, 1, 3)).reshape(c_in, k * k * c_out)
+        y = _conv_scatter(x, w, k, 1, k - 1 - top)
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    return y if bias is None else y + bias.astype(x.dtype)
+
+
+def conv_transpose_same(x, kernel, stride: int = 2, bias=None):
+    """`nn.ConvTranspose(..., padding='SAME')` (transpose_kernel=False) on NHWC x."""
+    k, _, c_in, c_out = kernel.shape
+    if kernel.shape[0] != kernel.shape[1]:
+        raise ValueError("square kernels only")
+    # lax.conv_transpose: output o = s*m + pb - t for input m and tap t.
+    pb = _same_padding_before(k, stride)
+    w = jnp.transpose(kernel[::-1, ::-1].astype(x.dtype), (2, 0, 1, 3)).reshape(c_in, k * k * c_out)
+    y = _conv_scatter(x, w, k, stride, k - 1 - pb)
+    return y if bias is None else y + bias.astype(x.dtype)
+
+
+class Conv(nn.Module):
+    """`nn.Conv(features, (k, k), strides=(s, s), padding='SAME')`, GEMM passes."""
+
+    features: int
+    kernel_size: int = 3
+    stride: int = 1
+    use_bias: bool = True
+    method: str = "auto"
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
+        bias = self.param("bias", self.bias_init, (self.features,)) if self.use_bias else None
+        return conv_same(x, kernel, self.stride, bias, self.method)
+
+
+class ConvTranspose(nn.Module):
+    """`nn.ConvTranspose(features, (k, k), strides=(s, s), padding='SAME')`, GEMM passes."""
+
+    features: int
+    kernel_size: int = 3
+    stride: int = 2
+    use_bias: bool = True
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
+        bias = self.param("bias", self.bias_init, (self.features,)) if self.use_bias else None
+        return conv_transpose_same(x, kernel, self.stride, bias)
