@@ -93,8 +93,10 @@ def cmd_train(args, overrides) -> None:
     config = config_lib.build_config(args.family, args.config_file,
                                      config_lib.parse_overrides(overrides))
     train(config, args.workdir, progress=not args.no_progress)
-    print(f"trained {config.family} to step {config.steps}; samples in "
-          f"{os.path.join(args.workdir, 'samples', 'final.png')}")
+    from jaxgen import registry
+    where = (f"; samples in {os.path.join(args.workdir, 'samples', 'final.png')}"
+             if registry.get(config.family).sample is not None else "")
+    print(f"trained {config.family} to step {config.steps}{where}")
 
 
 def cmd_sample(args, overrides) -> None:

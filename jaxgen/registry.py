@@ -23,7 +23,7 @@ class Family:
     default_config() -> ml_collections.ConfigDict
     init(config, key, sample_batch) -> TrainState
     train_step(config, state, batch, key) -> (state, metrics)       pure; jitted by the engine
-    sample(config, state, key, num, cond=None) -> images in [0, 1], NHWC
+    sample(config, state, key, num, cond=None) -> images in [0, 1], NHWC   (None: does not generate)
     log_likelihood(config, state, batch, key) -> nats per example   (where tractable)
     eval_step(config, state, batch, key) -> metrics                 (cheap periodic eval)
     evaluations: name -> fn(run, key, num) -> dict of metric values (for `jaxgen eval`)
@@ -35,7 +35,7 @@ class Family:
     default_config: Callable[[], Any]
     init: Callable
     train_step: Callable
-    sample: Callable
+    sample: Optional[Callable] = None  # None: the family does not generate (classifier)
     log_likelihood: Optional[Callable] = None
     eval_step: Optional[Callable] = None
     evaluations: Mapping[str, Callable] = dataclasses.field(default_factory=dict)

@@ -146,7 +146,8 @@ def train(config, workdir: str, *, progress: bool = True):
     iterator = data.BatchIterator(train_arrays, config.batch_size, keys.data, position)
 
     train_call = make_train_call(family, config, keys.train, state_sharding, mesh)
-    sample_fn = jax.jit(functools.partial(family.sample, config), static_argnames="num")
+    sample_fn = (jax.jit(functools.partial(family.sample, config), static_argnames="num")
+                 if family.sample is not None else None)
     eval_fn = jax.jit(functools.partial(family.eval_step, config)) if family.eval_step else None
     test_arrays = data.load_arrays(config, "test") if eval_fn else None
     bar = Progress(total=config.steps, initial=step, enabled=progress)
@@ -154,6 +155,8 @@ def train(config, workdir: str, *, progress: bool = True):
         bar.write(f"resumed {workdir} from step {step}")
 
     def save_samples(name: str) -> None:
+        if sample_fn is None:  # a family that does not generate (the classifier)
+            return
         images = sample_fn(state, keys.sample, num=config.num_grid)
         if np.asarray(images).ndim == 4:  # toy 2-D families return points, plotted elsewhere
             save_image_grid(os.path.join(workdir, "samples", name), images)

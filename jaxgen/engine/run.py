@@ -12,7 +12,7 @@ from jaxgen import data, registry
 from jaxgen.engine import config as config_lib
 from jaxgen.engine.checkpoint import Checkpointer
 from jaxgen.engine.keys import run_keys
-from jaxgen.errors import CheckpointError
+from jaxgen.errors import CheckpointError, JaxgenError
 
 
 @dataclasses.dataclass
@@ -29,6 +29,8 @@ class Run:
 
     def sample(self, key, num: int, cond=None):
         """Images in [0, 1], NHWC (points [num, 2] for 2-D families)."""
+        if self.family.sample is None:
+            raise JaxgenError(f"family {self.family.name} does not sample")
         return self._sample_fn(self.state, key, num=num, cond=cond)
 
     @property

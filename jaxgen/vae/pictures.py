@@ -242,9 +242,11 @@ def _interpolation(run, key, test, path, names):
     rows = np.concatenate([test["image"][a, None] / 255.0, np.asarray(path_images),
                            test["image"][b, None] / 255.0], axis=1)  # [P, S + 2, 28, 28, 1]
     steps = [f"t={t:.2f}" for t in np.linspace(0, 1, INTERPOLATION_STEPS)]
+    label_too = " (the label moves with the code)" if run.config.conditional else ""
     return save_grid_figure(
         path, rows.reshape((-1,) + rows.shape[2:]), rows.shape[1],
-        "Interpolation: decoded (1-t) code(a) + t code(b); the originals at both ends",
+        f"Interpolation: decoded (1-t) code(a) + t code(b){label_too};\n"
+        "the originals at both ends",
         [f"{names[i]} → {names[j]}" for i, j in classes.reshape(-1, 2)],
         ["input a"] + steps + ["input b"])
 
