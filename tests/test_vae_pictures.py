@@ -8,6 +8,7 @@ the alpha = 0 column, the grid layout, the PCA projection).
 from __future__ import annotations
 
 import functools
+import os
 
 import jax
 import numpy as np
@@ -32,13 +33,30 @@ KINDS = {  # name -> (family, config overrides, pictures expected)
 }
 
 
+def random_state(family, config, seed: int = 0):
+    """A TrainState of the run's shapes holding random numbers: weight matrices and
+    kernels ~ N(0, 1/fan_in), every other array (biases, step, latent statistics) 1.
+
+    Why not `family.init`: its random initialisers take ~10 s of XLA compilation
+    per architecture on a 2-core CPU, and the pictures only need some finite
+    parameters: those of a model trained for a few steps are just as much noise.
+    """
+    batch = {name: jax.ShapeDtypeStruct((config.batch_size,) + spec.shape, spec.dtype)
+             for name, spec in data.element_spec(config).items()}
+    abstract = jax.eval_shape(functools.partial(family.init, config), jax.random.key(0), batch)
+    rng = np.random.default_rng(seed)
+
+    def fill(leaf):
+        if leaf.ndim < 2:
+            return np.ones(leaf.shape, leaf.dtype)
+        fan_in = np.prod(leaf.shape[:-1])
+        return (rng.normal(size=leaf.shape) / np.sqrt(fan_in)).astype(leaf.dtype)
+    return jax.tree.map(fill, abstract)
+
+
 @pytest.fixture(scope="module")
 def untrained(tmp_path_factory):
-    """kind -> a Run of freshly initialised tiny networks, built once per module.
-
-    No training: it would only add compilations, and the pictures of a model
-    trained for a few steps are as much noise as those of an untrained one.
-    """
+    """kind -> a Run of a tiny network with random parameters, built once per module."""
     if fashion_mnist.missing_source_files(fashion_mnist.source_dir()):
         pytest.skip("Fashion-MNIST IDX files not installed (apt-get install "
                     "dataset-fashion-mnist)")
@@ -50,11 +68,8 @@ def untrained(tmp_path_factory):
             family_name, overrides, _ = KINDS[kind]
             config = tiny_config(family_name, **overrides)
             family = registry.get(family_name)
-            batch = {name: np.zeros((config.batch_size,) + spec.shape, spec.dtype)
-                     for name, spec in data.element_spec(config).items()}
-            state = jax.jit(functools.partial(family.init, config))(jax.random.key(0), batch)
             runs[kind] = jaxgen.Run(workdir=str(tmp_path_factory.mktemp(kind)), config=config,
-                                    family=family, state=state)
+                                    family=family, state=random_state(family, config))
         return runs[kind]
     return get
 
@@ -65,23 +80,28 @@ def png_pixels(path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_writes_the_expected_readable_pngs(untrained, kind, tmp_path):
-    run = untrained(kind)
-    outdir = tmp_path / "pictures"
-    paths = pictures.write_pictures(run, jax.random.key(0), str(outdir))
-    assert {p.rsplit("/", 1)[-1] for p in paths} == KINDS[kind][2]
-    assert sorted(p.name for p in outdir.iterdir()) == sorted(KINDS[kind][2])
+def check_pictures(kind, paths, outdir) -> None:
+    """The expected files, and only those, are written and returned, each a readable PNG."""
+    assert {os.path.basename(p) for p in paths} == KINDS[kind][2]
+    assert set(os.listdir(outdir)) == KINDS[kind][2]
     for path in paths:
         pixels = png_pixels(path)  # [H, W, 3]
         assert pixels.shape[0] >= 100 and pixels.shape[1] >= 200, (path, pixels.shape)
         assert pixels.std() > 0, f"{path} is blank"
 
 
+@pytest.mark.parametrize("kind", ["vae", "autoencoder", "conditional_vae"])
+def test_writes_the_expected_readable_pngs(untrained, kind, tmp_path):
+    outdir = str(tmp_path / "pictures")
+    check_pictures(kind, pictures.write_pictures(untrained(kind), jax.random.key(0), outdir),
+                   outdir)
+
+
 def test_the_same_key_draws_the_same_pictures(untrained, tmp_path):
-    run = untrained("vae")
+    run = untrained("vae_latent3")  # also the PCA path and no latent grid
     first = pictures.write_pictures(run, jax.random.key(0), str(tmp_path / "first"))
     again = pictures.write_pictures(run, jax.random.key(0), str(tmp_path / "again"))
+    check_pictures("vae_latent3", first, str(tmp_path / "first"))
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(png_pixels(a), png_pixels(b), err_msg=a)
 
@@ -96,7 +116,8 @@ def test_interpolation_ends_are_the_reconstructions(untrained):
         steps = 5
         path = jax.jit(lambda *a: pictures.interpolation_images(config, *a, num_steps=steps))(
             params, pixels_a, labels_a, pixels_b, labels_b)  # [3, 5, 28, 28, 1]
-        assert path.shape == (3, steps, 28, 28, 1)
+        assert path.shape == (3, steps, 28, 28, 1) and np.isfinite(path).all()
+        assert np.abs(path[:, 0] - path[:, -1]).max() > 1e-3  # else the ends prove nothing
         recon = lambda x, y: pictures.reconstruction_images(config, params, x, y)
         np.testing.assert_allclose(path[:, 0], recon(pixels_a, labels_a), atol=1e-5)
         np.testing.assert_allclose(path[:, -1], recon(pixels_b, labels_b), atol=1e-5)
@@ -108,19 +129,22 @@ def test_interpolation_ends_are_the_reconstructions(untrained):
 
 
 def test_arithmetic_moves_each_code_along_its_own_direction(untrained):
-    run = untrained("vae")
-    config, params = run.config, run.state.params
-    test = data.load_arrays(config, "test")
-    pixels, labels = test["image"][:4], test["label"][:4]
-    directions = np.arange(8, dtype=np.float32).reshape(4, 2) - 3.0  # [4, D]: all different
-    alphas = (0.0, 0.5, 1.0)
-    moved = pictures.arithmetic_images(config, params, pixels, labels, directions, alphas)
-    assert moved.shape == (4, 3, 28, 28, 1)
-    z = pictures.codes_of(config, params, pixels, labels)  # [4, D]
-    np.testing.assert_allclose(moved[:, 0], pictures.reconstruction_images(
-        config, params, pixels, labels), atol=1e-5)
-    np.testing.assert_allclose(moved[:, 2], vae.decode_mean(config, params, z + directions,
-                                                            labels), atol=1e-5)
+    for kind in ("vae", "conditional_vae"):  # the conditional one checks the labels' order
+        run = untrained(kind)
+        config, params = run.config, run.state.params
+        test = data.load_arrays(config, "test")
+        pixels, labels = test["image"][:4], test["label"][:4]
+        assert len(set(labels.tolist())) > 1
+        directions = np.arange(8, dtype=np.float32).reshape(4, 2) - 3.0  # [4, D]: all differ
+        moved = pictures.arithmetic_images(config, params, pixels, labels, directions,
+                                           alphas=(0.0, 0.5, 1.0))  # [4, 3, 28, 28, 1]
+        assert moved.shape == (4, 3, 28, 28, 1) and np.isfinite(moved).all()
+        assert np.abs(moved[:, 0] - moved[:, 2]).max() > 1e-3
+        z = pictures.codes_of(config, params, pixels, labels)  # [4, D]
+        np.testing.assert_allclose(moved[:, 0], pictures.reconstruction_images(
+            config, params, pixels, labels), atol=1e-5)
+        np.testing.assert_allclose(moved[:, 2], vae.decode_mean(
+            config, params, z + directions, labels), atol=1e-5)
 
 
 def test_codes_are_posterior_means_and_chunking_changes_nothing(untrained):

@@ -21,7 +21,7 @@ from jaxgen.engine.state import TrainState, apply_gradients
 from jaxgen.errors import ConfigError
 from jaxgen.registry import Family, register
 from jaxgen.vae import losses
-from jaxgen.vae.models import AutoEncoder
+from jaxgen.vae.models import UPSAMPLE_CHOICES, AutoEncoder
 
 LIKELIHOODS = ("bernoulli", "logistic")
 
@@ -35,7 +35,7 @@ def default_config(family: str = "vae"):
     c.latent_dim = 2
     c.enc_channels = (32, 64, 128)
     c.dec_channels = (128, 64, 32)
-    c.upsample = "subpixel"    # or "transpose": the same function, slower on CPU
+    c.upsample = "fast"        # or "subpixel", "transpose": the same function, slower on CPU
     c.conditional = False      # class label into encoder and decoder
     # "bernoulli": the course's binary cross-entropy on grey levels;
     # "logistic": a discretized logistic over the 256 pixel values, a true
@@ -59,8 +59,8 @@ def validate(config) -> None:
                           f" got {config.dataset!r}")
     if config.likelihood not in LIKELIHOODS:
         raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {config.likelihood!r}")
-    if config.upsample not in ("subpixel", "transpose"):
-        raise ConfigError(f"upsample must be 'subpixel' or 'transpose', got {config.upsample!r}")
+    if config.upsample not in UPSAMPLE_CHOICES:
+        raise ConfigError(f"upsample must be one of {UPSAMPLE_CHOICES}, got {config.upsample!r}")
     if config.latent_dim < 1:
         raise ConfigError(f"latent_dim must be >= 1, got {config.latent_dim}")
 

@@ -15,7 +15,16 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxgen.nn import fast_conv
 from jaxgen.nn.upsample import ConvTransposeSubpixel
+
+# Decoder layer implementations: the same function with the same parameters
+# (tests/test_upsample.py), different speed on CPU (benchmarks/results):
+#   "fast":      GEMM forms with hand-written gradients (jaxgen.nn.fast_conv),
+#                for the three upsampling layers and the output conv;
+#   "subpixel":  upsampling as conv + depth-to-space, flax output conv;
+#   "transpose": flax nn.ConvTranspose and nn.Conv, the reference.
+UPSAMPLE_CHOICES = ("fast", "subpixel", "transpose")
 
 
 class Encoder(nn.Module):
@@ -42,9 +51,7 @@ class Decoder(nn.Module):
     channels: Sequence[int] = (128, 64, 32)
     out_channels: int = 1
     start_size: int = 4
-    # 'subpixel' and 'transpose' are the same function with the same parameters
-    # (tests/test_upsample.py); 'subpixel' trains ~5x faster on CPU.
-    upsample: str = "subpixel"
+    upsample: str = "fast"  # one of UPSAMPLE_CHOICES
 
     @nn.compact
     def __call__(self, z, onehot=None):  # z: [B, D] -> logits [B, 32, 32, out_channels]
@@ -53,15 +60,20 @@ class Decoder(nn.Module):
         s = self.start_size
         x = nn.Dense(s * s * self.channels[0])(z).reshape(z.shape[0], s, s, self.channels[0])
         for i, features in enumerate(self.channels):
-            if self.upsample == "subpixel":
-                up = ConvTransposeSubpixel(features, kernel_size=3, stride=2, name=f"up{i}")
-            elif self.upsample == "transpose":
-                up = nn.ConvTranspose(features, (3, 3), strides=(2, 2), padding="SAME",
-                                      name=f"up{i}")
-            else:
-                raise ValueError(f"unknown upsample {self.upsample!r}")
-            x = nn.relu(up(x))
+            x = nn.relu(self._upsampling(features, f"up{i}")(x))
+        if self.upsample == "fast":
+            return fast_conv.Conv(self.out_channels, 3, 1, name="out")(x)
         return nn.Conv(self.out_channels, (3, 3), padding="SAME", name="out")(x)
+
+    def _upsampling(self, features: int, name: str) -> nn.Module:
+        """A stride-2 3x3 'SAME' transposed convolution, in the chosen form."""
+        if self.upsample == "fast":
+            return fast_conv.ConvTranspose(features, 3, 2, name=name)
+        if self.upsample == "subpixel":
+            return ConvTransposeSubpixel(features, kernel_size=3, stride=2, name=name)
+        if self.upsample == "transpose":
+            return nn.ConvTranspose(features, (3, 3), strides=(2, 2), padding="SAME", name=name)
+        raise ValueError(f"unknown upsample {self.upsample!r}; choose from {UPSAMPLE_CHOICES}")
 
 
 class AutoEncoder(nn.Module):
@@ -72,7 +84,7 @@ class AutoEncoder(nn.Module):
     dec_channels: Sequence[int] = (128, 64, 32)
     out_channels: int = 1
     variational: bool = True
-    upsample: str = "subpixel"
+    upsample: str = "fast"
 
     def setup(self):
         self.encoder = Encoder(self.latent_dim, self.enc_channels, self.variational)

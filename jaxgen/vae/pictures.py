@@ -1,21 +1,15 @@
-"""Pictures of a trained autoencoder or VAE, written by `jaxgen eval --metrics pictures`.
+"""Pictures of a trained autoencoder or VAE, written by `jaxgen eval --metrics pictures`:
+samples, reconstructions, latent_space (PCA to 2-D when latent_dim > 2), latent_grid
+(2-D unconditional models only), interpolation and latent_arithmetic, one PNG each.
 
-samples.png             an 8x8 grid of samples (one row per class when conditional)
-reconstructions.png     test inputs above their reconstructions
-latent_space.png        test codes coloured by class (PCA to 2-D when latent_dim > 2)
-latent_grid.png         the decoder over a 20x20 grid of the latent plane (2-D, unconditional)
-interpolation.png       decoded straight lines between the codes of two test images
-latent_arithmetic.png   z + alpha * (mean code of class B - mean code of class A)
+"Code" means the posterior mean for a VAE and z for an autoencoder. Every random
+choice (samples, which test images) comes from `key`: the same key, the same
+pictures. Each picture is one jitted call; the test set is encoded once, in chunks.
 
-"Code" means the posterior mean for a VAE and z for an autoencoder. Every
-random choice (samples, which test images) comes from the `key` argument, so
-the same key gives the same pictures. Each picture is one jitted call of a
-pure function of the parameters; the test set is encoded once, in chunks.
-
-A conditional model gets its own labels in every encode and decode. It gets no
-latent_grid.png (the plane would need a class too) and no latent_arithmetic.png:
-its code is trained to carry no class, so a class direction in it means little
-(to change the class of a conditional model, change the label).
+A conditional model gets its own labels in every encode and decode, and no
+latent_grid (the plane would need a class too) and no latent_arithmetic: its code
+is trained to carry no class, so a class direction in it means little (to change
+the class of a conditional model, change its label).
 """
 from __future__ import annotations
 
@@ -45,8 +39,6 @@ ARITHMETIC_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 ENCODE_CHUNK = 500  # bounds the encoder's activation memory on the 10,000 test images
 PIXELS_PER_INCH = 50  # figures show each image pixel as 2 screen pixels at dpi 100
 
-
-# ----------------------------------------------------------------------------- pure JAX
 
 def codes_of(config, params, pixels, labels):
     """uint8 [B, 28, 28, 1] -> codes [B, D]: the posterior mean (VAE) or z (autoencoder)."""
@@ -105,13 +97,6 @@ def arithmetic_images(config, params, pixels, labels, directions, alphas):
     return images.reshape(moved.shape[:2] + images.shape[1:])
 
 
-def prior_quantiles(num: int) -> np.ndarray:
-    """Quantiles 5%..95% of N(0, 1): neighbours on this axis hold equal prior mass."""
-    return np.asarray(jax.jit(jax.scipy.stats.norm.ppf)(jnp.linspace(0.05, 0.95, num)))
-
-
-# ----------------------------------------------------------------------------- numpy helpers
-
 def latent_plane(values_1, values_2) -> np.ndarray:
     """Grid points [len(values_2) * len(values_1), 2] in reading order: the top row is the
     largest z2, z1 grows to the right, so the picture is laid out like a plot."""
@@ -136,23 +121,21 @@ def class_means(codes: np.ndarray, labels: np.ndarray, num_classes: int) -> np.n
     return np.stack([codes[labels == c].mean(axis=0) for c in range(num_classes)])  # [K, D]
 
 
-# ----------------------------------------------------------------------------- figures
-
 def _cell_centres(count: int, size: int, pad: int = 2) -> np.ndarray:
     """Pixel centre of each row (or column) of an `image_grid` picture."""
     return pad + np.arange(count) * (size + pad) + size / 2
 
 
-def save_grid_figure(path, images, ncols, title, row_labels=(), col_labels=(),
+def save_grid_figure(path, rows, title, row_labels=(), col_labels=(),
                      xlabel=None, ylabel=None) -> str:
-    """An `image_grid` with a title and labelled rows/columns, as a PNG."""
-    grid = image_grid(images, ncols)  # uint8 [H, W]
+    """Images [R, C, 28, 28, 1] in [0, 1] as a grid with a title and labelled rows/columns."""
+    h, w = rows.shape[2:4]
+    grid = image_grid(np.reshape(rows, (-1, h, w, rows.shape[-1])), rows.shape[1])  # uint8
     # A bare Figure, not pyplot: no global backend or figure list to clean up.
     height, width = grid.shape[0] / PIXELS_PER_INCH, grid.shape[1] / PIXELS_PER_INCH
     fig = Figure(figsize=(max(width + 1.5, 4.0), height + 1.2))
     ax = fig.subplots()
     ax.imshow(grid, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    h, w = images.shape[1:3]
     ax.set_yticks(_cell_centres(len(row_labels), h), row_labels)
     ax.set_xticks(_cell_centres(len(col_labels), w), col_labels,
                   rotation=90 if max(map(len, col_labels), default=0) > 4 else 0)
@@ -175,28 +158,26 @@ def save_scatter(path, points, labels, class_names, title, axis_names) -> str:
     return path
 
 
-# ----------------------------------------------------------------------------- the pictures
-
 def _samples(run, key, path, names):
-    if not run.config.conditional:
-        images = run.sample(key, SAMPLE_SIDE * SAMPLE_SIDE)  # [64, 28, 28, 1]
-        source = "the prior" if vae.is_variational(run.config) else \
-            "a Gaussian fitted to the training codes"
-        return save_grid_figure(path, images, SAMPLE_SIDE, f"Samples: codes drawn from {source}")
-    labels = jnp.repeat(jnp.arange(len(names)), SAMPLE_SIDE)  # one row per class
-    images = run.sample(key, len(labels), cond=labels)  # [K*8, 28, 28, 1]
-    return save_grid_figure(path, images, SAMPLE_SIDE,
-                            "Samples of the conditional VAE, one row per class", names)
+    if run.config.conditional:
+        labels = jnp.repeat(jnp.arange(len(names)), SAMPLE_SIDE)  # one row per class
+        images = run.sample(key, len(labels), cond=labels)  # [K*8, 28, 28, 1]
+        return save_grid_figure(path, np.reshape(images, (len(names), SAMPLE_SIDE, 28, 28, 1)),
+                                "Samples of the conditional VAE, one row per class", names)
+    images = run.sample(key, SAMPLE_SIDE * SAMPLE_SIDE)  # [64, 28, 28, 1]
+    source = ("the prior" if vae.is_variational(run.config)
+              else "a Gaussian fitted to the training codes")
+    return save_grid_figure(path, np.reshape(images, (SAMPLE_SIDE, SAMPLE_SIDE, 28, 28, 1)),
+                            f"Samples: codes drawn from {source}")
 
 
 def _reconstructions(run, test, path):
     pixels, labels = test["image"][:NUM_RECONSTRUCTIONS], test["label"][:NUM_RECONSTRUCTIONS]
     fn = jax.jit(functools.partial(reconstruction_images, run.config))
     recons = fn(run.state.params, pixels, labels)  # [16, 28, 28, 1]
-    images = np.concatenate([pixels / 255.0, np.asarray(recons)])  # inputs row, then recons row
-    return save_grid_figure(path, images, NUM_RECONSTRUCTIONS,
-                            "Test images (top) and their reconstructions (bottom): "
-                            "decoded codes", ["input", "reconstruction"])
+    rows = np.stack([pixels / 255.0, np.asarray(recons)])  # [2, 16, 28, 28, 1]
+    return save_grid_figure(path, rows, "Test images (top) and their reconstructions "
+                            "(bottom, decoded codes)", ["input", "reconstruction"])
 
 
 def _latent_space(run, codes, labels, path, names):
@@ -218,7 +199,9 @@ def _latent_space(run, codes, labels, path, names):
 def _latent_grid(run, codes, path):
     side = LATENT_GRID_SIDE
     if vae.is_variational(run.config):
-        values_1 = values_2 = prior_quantiles(side)
+        # Quantiles 5%..95% of N(0, 1): neighbouring columns hold equal prior mass.
+        values_1 = values_2 = np.asarray(
+            jax.jit(jax.scipy.stats.norm.ppf)(jnp.linspace(0.05, 0.95, side)))
         span = "quantiles 5%-95% of the N(0, I) prior"
     else:  # no prior: cover where the test codes are
         low, high = np.percentile(codes, [1, 99], axis=0)  # [2], [2]
@@ -227,7 +210,8 @@ def _latent_grid(run, codes, path):
     fn = jax.jit(functools.partial(vae.decode_mean, run.config))
     images = fn(run.state.params, latent_plane(values_1, values_2))  # [400, 28, 28, 1]
     fmt = lambda vs: [f"{v:.2f}" for v in vs]
-    return save_grid_figure(path, images, side, f"Decoder over the latent plane ({span})",
+    return save_grid_figure(path, np.reshape(images, (side, side, 28, 28, 1)),
+                            f"Decoder over the latent plane ({span})",
                             fmt(values_2[::-1]), fmt(values_1), xlabel="z1", ylabel="z2")
 
 
@@ -244,8 +228,7 @@ def _interpolation(run, key, test, path, names):
     steps = [f"t={t:.2f}" for t in np.linspace(0, 1, INTERPOLATION_STEPS)]
     label_too = " (the label moves with the code)" if run.config.conditional else ""
     return save_grid_figure(
-        path, rows.reshape((-1,) + rows.shape[2:]), rows.shape[1],
-        f"Interpolation: decoded (1-t) code(a) + t code(b){label_too};\n"
+        path, rows, f"Interpolation: decoded (1-t) code(a) + t code(b){label_too};\n"
         "the originals at both ends",
         [f"{names[i]} → {names[j]}" for i, j in classes.reshape(-1, 2)],
         ["input a"] + steps + ["input b"])
@@ -264,8 +247,7 @@ def _latent_arithmetic(run, test, codes, path, names):
     row_labels = [f"{names[a]} → {names[b]}" for a, b in ARITHMETIC_PAIRS
                   for _ in range(per_image)]
     return save_grid_figure(
-        path, rows.reshape((-1,) + rows.shape[2:]), rows.shape[1],
-        "Latent arithmetic: decoded code + α (mean code of B − mean code of A)",
+        path, rows, "Latent arithmetic: decoded code + α (mean code of B − mean code of A)",
         row_labels, ["input"] + [f"α={a:g}" for a in ARITHMETIC_ALPHAS])
 
 
