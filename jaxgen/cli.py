@@ -160,8 +160,15 @@ def cmd_eval(args, overrides) -> None:
     results["step"] = run.step
     _print_table(results)
     path = os.path.join(args.workdir, "eval.json")
+    merged = {}
+    if os.path.exists(path):  # keep metrics computed earlier, unless of another step
+        with open(path) as f:
+            earlier = json.load(f)
+        if earlier.get("step") == run.step:
+            merged = earlier
+    merged.update(results)
     with open(path + ".tmp", "w") as f:
-        json.dump(results, f, indent=2)
+        json.dump(merged, f, indent=2)
     os.replace(path + ".tmp", path)
     print(f"wrote {path}")
 

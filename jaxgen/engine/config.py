@@ -50,19 +50,19 @@ def load_config_file(path: str) -> ml_collections.ConfigDict:
     return module.get_config()
 
 
-def _flatten(d, prefix="") -> dict:
+def flatten(d, prefix="") -> dict:
     out = {}
     for key, value in d.items():
         name = f"{prefix}{key}"
         if isinstance(value, (dict, ml_collections.ConfigDict)):
-            out.update(_flatten(value, name + "."))
+            out.update(flatten(value, name + "."))
         else:
             out[name] = value
     return out
 
 
 def _known_keys_message(config) -> str:
-    return "known keys: " + ", ".join(sorted(_flatten(config.to_dict())))
+    return "known keys: " + ", ".join(sorted(flatten(config.to_dict())))
 
 
 def _parse_value(text: str, default):
@@ -147,7 +147,7 @@ def build_config(family_name: str | None = None, config_file: str | None = None,
     config = family.default_config()
     config.family = family.name
     if file_config is not None:
-        config = apply_overrides(config, _flatten(file_config.to_dict()), from_string=False)
+        config = apply_overrides(config, flatten(file_config.to_dict()), from_string=False)
     config = apply_overrides(config, overrides or {})
     validate_common(config)
     return config

@@ -32,8 +32,8 @@ def reconcile_config(config, workdir: str):
         return config
     with open(path) as f:
         saved = config_lib.from_json(f.read())
-    new_flat = config_lib._flatten(config.to_dict())
-    old_flat = config_lib._flatten(saved.to_dict())
+    new_flat = config_lib.flatten(config.to_dict())
+    old_flat = config_lib.flatten(saved.to_dict())
     differing = sorted(k for k in set(new_flat) | set(old_flat)
                        if k not in RESUMABLE_KEYS
                        and _normalise(new_flat.get(k)) != _normalise(old_flat.get(k)))

@@ -70,7 +70,7 @@ def load(workdir: str, overrides: dict | None = None, step: int | None = None) -
     family = registry.get(config.family)
     # Defaults first: a key added to the family after the run was saved still exists.
     full = config_lib.apply_overrides(family.default_config(),
-                                      config_lib._flatten(config.to_dict()), from_string=False)
+                                      config_lib.flatten(config.to_dict()), from_string=False)
     full = config_lib.apply_overrides(full, overrides or {})
     checkpointer = Checkpointer(workdir, create=False)
     try:

@@ -55,8 +55,8 @@ def is_variational(config) -> bool:
 
 def validate(config) -> None:
     if config.dataset not in data.IMAGE_DATASETS:
-        raise ConfigError(f"{config.family} needs an image dataset ({', '.join(data.IMAGE_DATASETS)}),"
-                          f" got {config.dataset!r}")
+        raise ConfigError(f"{config.family} needs an image dataset "
+                          f"({', '.join(data.IMAGE_DATASETS)}), got {config.dataset!r}")
     if config.likelihood not in LIKELIHOODS:
         raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {config.likelihood!r}")
     if config.upsample not in UPSAMPLE_CHOICES:
@@ -96,7 +96,7 @@ def decode(config, params, z, labels=None):
 
 def decode_mean(config, params, z, labels=None):
     """Latents [B, D] -> mean images [B, 28, 28, 1] in [0, 1]."""
-    return losses.decoder_mean(config.likelihood, decode(config, params, z, labels))
+    return losses.decoder_mean(decode(config, params, z, labels))
 
 
 def init(config, key, sample_batch) -> TrainState:

@@ -87,8 +87,9 @@ def reconstruction_nll(likelihood: str, decoder_out, pixels):
     raise ValueError(f"unknown likelihood {likelihood!r}")
 
 
-def decoder_mean(likelihood: str, decoder_out):
-    """The image a decoder output stands for (its mean), [B, 28, 28, 1] in [0, 1]."""
+def decoder_mean(decoder_out):
+    """The image a decoder output stands for, [B, 28, 28, 1] in [0, 1]: channel 0
+    is the Bernoulli logit or the logistic's mean logit, so both read the same."""
     out = crop_padding(decoder_out)
     return jax.nn.sigmoid(out[..., :1])
 

@@ -62,7 +62,7 @@ def reconstruction_images(config, params, pixels, labels):
 def decode_mean_onehot(config, params, z, onehot):
     """`vae.decode_mean` with a (possibly fractional) one-hot [B, K] or None for the class."""
     out = vae.make_model(config).apply(params, z, onehot, method="decode")
-    return losses.decoder_mean(config.likelihood, out)
+    return losses.decoder_mean(out)
 
 
 def interpolation_images(config, params, pixels_a, labels_a, pixels_b, labels_b,
