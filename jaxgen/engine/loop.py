@@ -4,6 +4,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
+import threading
 import time
 
 import jax
@@ -101,11 +103,35 @@ def _check_finite(metrics: dict, first_step: int, stacked: bool) -> None:
                 "or check the data range")
 
 
+class _StopRequest:
+    """Turns the first Ctrl-C into a flag the loop checks between steps, so the
+    run stops at a step boundary with a consistent state to save; a second
+    Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def _crossed(prev: int, now: int, every: int) -> bool:
     return now // every > prev // every
 
 
-def evaluate(family, config, state, test_arrays, eval_key, mesh, eval_fn) -> dict:
+def evaluate(config, state, test_arrays, eval_key, mesh, eval_fn) -> dict:
     """Mean of eval_step over the first `eval_batches` test batches, in order."""
     b = config.batch_size
     num_batches = min(config.eval_batches, len(next(iter(test_arrays.values()))) // b)
@@ -161,7 +187,7 @@ def train(config, workdir: str, *, progress: bool = True):
         if np.asarray(images).ndim == 4:  # toy 2-D families return points, plotted elsewhere
             save_image_grid(os.path.join(workdir, "samples", name), images)
 
-    window, pending = _Window(), None
+    window, pending, state_position = _Window(), None, iterator.position
 
     def absorb(item) -> None:
         first_step, metrics = item
@@ -169,47 +195,58 @@ def train(config, workdir: str, *, progress: bool = True):
         _check_finite(metrics, first_step, stacked=k > 1)
         window.add(metrics, k)
 
-    try:
-        while step < config.steps:
-            if k > 1:
-                batch = sharding.put_batch(iterator.next_stacked(k), mesh, stacked=True)
-            else:
-                batch = sharding.put_batch(next(iterator), mesh)
-            new_state, metrics = train_call(state, batch)
-            if pending is not None:
-                absorb(pending)  # the host checks call n-1 while the device runs call n
-            pending, state, prev, step = (step, metrics), new_state, step, step + k
-            bar.update(step, window.last_loss)
+    with _StopRequest() as stop:
+        try:
+            while step < config.steps:
+                if stop.requested:
+                    raise KeyboardInterrupt
+                if k > 1:
+                    batch = sharding.put_batch(iterator.next_stacked(k), mesh, stacked=True)
+                else:
+                    batch = sharding.put_batch(next(iterator), mesh)
+                state, metrics = train_call(state, batch)  # returns at once; runs on device
+                previous, pending = pending, (step, metrics)
+                prev, step = step, step + k
+                state_position = iterator.position  # where the batches after `state` start
+                if previous is not None:
+                    absorb(previous)  # the host checks call n-1 while the device runs call n
+                bar.update(step, window.last_loss)
 
-            last = step >= config.steps
-            due = {name: last or _crossed(prev, step, config[f"{name}_every"])
-                   for name in ("log", "eval", "sample", "ckpt")}
-            if any(due.values()):
+                last = step >= config.steps
+                due = {name: last or _crossed(prev, step, config[f"{name}_every"])
+                       for name in ("log", "eval", "sample", "ckpt")}
+                if any(due.values()):
+                    absorb(pending)
+                    pending = None
+                if due["log"]:
+                    rate = window.count / max(time.perf_counter() - window.start, 1e-9)
+                    logger.write(step, "train", {**window.means(), "steps_per_sec": rate})
+                    window = _Window()
+                if due["eval"] and eval_fn is not None:
+                    values = evaluate(config, state, test_arrays,
+                                      jax.random.fold_in(keys.eval, step), mesh, eval_fn)
+                    logger.write(step, "test", values)
+                if due["sample"]:
+                    save_samples(f"step_{step:07d}.png")
+                if due["ckpt"]:
+                    checkpointer.save(step, state, iterator.position)
+        except KeyboardInterrupt:
+            # Keep what was trained: save the last completed step if its losses
+            # are finite. After a second Ctrl-C inside a step, `state` may have
+            # been donated to a call whose result never came back: its buffers
+            # are gone, so the last checkpoint is what remains.
+            if any(leaf.is_deleted() for leaf in jax.tree.leaves(state)):
+                bar.write("interrupted: kept the last checkpoint")
+                raise
+            if pending is not None:
                 absorb(pending)
-                pending = None
-            if due["log"]:
-                rate = window.count / max(time.perf_counter() - window.start, 1e-9)
-                logger.write(step, "train", {**window.means(), "steps_per_sec": rate})
-                window = _Window()
-            if due["eval"] and eval_fn is not None:
-                values = evaluate(family, config, state, test_arrays,
-                                  jax.random.fold_in(keys.eval, step), mesh, eval_fn)
-                logger.write(step, "test", values)
-            if due["sample"]:
-                save_samples(f"step_{step:07d}.png")
-            if due["ckpt"]:
-                checkpointer.save(step, state, iterator.position)
-    except KeyboardInterrupt:
-        # Keep what was trained: save the current step if its losses are finite.
-        if pending is not None:
-            absorb(pending)
-        checkpointer.save(int(state.step), state, iterator.position)
-        bar.write(f"interrupted: saved a checkpoint at step {int(state.step)}")
-        raise
-    finally:
-        bar.close()
-        logger.close()
-        checkpointer.close()
+            checkpointer.save(int(state.step), state, state_position)
+            bar.write(f"interrupted: saved a checkpoint at step {int(state.step)}")
+            raise
+        finally:
+            bar.close()
+            logger.close()
+            checkpointer.close()
 
     save_samples("final.png")
     plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
