@@ -13,7 +13,7 @@ def get_config():
     c.latent_dim = 2
     c.likelihood = "bernoulli"
     c.batch_size = 100
-    c.steps = 6000
+    c.steps = 3000          # 5 epochs: enough for a usable 2-D latent space
     c.learning_rate = 1e-3
     c.seed = 0
     return c

@@ -43,9 +43,7 @@ def default_config():
 
 
 def validate(config) -> None:
-    if config.dataset not in data.IMAGE_DATASETS:
-        raise ConfigError(f"classifier needs an image dataset ({', '.join(data.IMAGE_DATASETS)}),"
-                          f" got {config.dataset!r}")
+    data.require_image_dataset(config)
     if config.model not in MODELS:
         raise ConfigError(f"model must be one of {MODELS}, got {config.model!r}")
     if not 0.0 <= config.dropout < 1.0:

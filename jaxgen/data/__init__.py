@@ -49,6 +49,14 @@ def load_arrays(config, split: str) -> dict:
     raise DatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(known_datasets())}")
 
 
+def require_image_dataset(config) -> None:
+    """Families of image models refuse the 2-D toy datasets with a clear message."""
+    if config.dataset not in IMAGE_DATASETS:
+        from jaxgen.errors import ConfigError
+        raise ConfigError(f"{config.family} needs an image dataset "
+                          f"({', '.join(IMAGE_DATASETS)}), got {config.dataset!r}")
+
+
 def element_spec(config) -> dict:
     """Shape and dtype of one example, keyed like `load_arrays`."""
     if config.dataset == "fashion_mnist":
@@ -61,4 +69,4 @@ def element_spec(config) -> dict:
 
 
 __all__ = ["BatchIterator", "epoch_permutation", "load_arrays", "element_spec",
-           "known_datasets", "is_toy", "NUM_CLASSES", "FASHION_MNIST_CLASSES"]
+           "known_datasets", "is_toy", "require_image_dataset", "NUM_CLASSES", "FASHION_MNIST_CLASSES"]

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxgen.nn.conv_params import SameConvParams
 from jaxgen.nn.upsample import _same_padding_before
 
 
@@ -187,38 +188,23 @@ def conv_transpose_same(x, kernel, stride: int = 2, bias=None):
     return y if bias is None else y + bias.astype(x.dtype)
 
 
-class Conv(nn.Module):
+class Conv(SameConvParams):
     """`nn.Conv(features, (k, k), strides=(s, s), padding='SAME')`, GEMM passes."""
 
-    features: int
-    kernel_size: int = 3
-    stride: int = 1
-    use_bias: bool = True
     method: str = "auto"
-    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
 
     @nn.compact
     def __call__(self, x):
-        k = self.kernel_size
-        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
-        bias = self.param("bias", self.bias_init, (self.features,)) if self.use_bias else None
+        kernel, bias = self.kernel_and_bias(x.shape[-1])
         return conv_same(x, kernel, self.stride, bias, self.method)
 
 
-class ConvTranspose(nn.Module):
+class ConvTranspose(SameConvParams):
     """`nn.ConvTranspose(features, (k, k), strides=(s, s), padding='SAME')`, GEMM passes."""
 
-    features: int
-    kernel_size: int = 3
     stride: int = 2
-    use_bias: bool = True
-    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
 
     @nn.compact
     def __call__(self, x):
-        k = self.kernel_size
-        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
-        bias = self.param("bias", self.bias_init, (self.features,)) if self.use_bias else None
+        kernel, bias = self.kernel_and_bias(x.shape[-1])
         return conv_transpose_same(x, kernel, self.stride, bias)

@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgen.nn.conv_params import SameConvParams
+
 
 def _same_padding_before(kernel_size: int, stride: int) -> int:
     """Zeros that 'SAME' puts before the stride-dilated input of a transposed
@@ -66,21 +68,16 @@ def depth_to_space(x: jax.Array, stride: int) -> jax.Array:
     return x.reshape(b, h * stride, w * stride, c_out)
 
 
-class ConvTransposeSubpixel(nn.Module):
+class ConvTransposeSubpixel(SameConvParams):
     """Same function and parameters as `nn.ConvTranspose(features, (k, k),
     strides=(s, s), padding='SAME')`, computed as conv + depth-to-space."""
 
-    features: int
-    kernel_size: int = 3
     stride: int = 2
-    use_bias: bool = True
-    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
 
     @nn.compact
     def __call__(self, x):  # [B, H, W, C_in] -> [B, s*H, s*W, features]
-        k, s = self.kernel_size, self.stride
-        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
+        s = self.stride
+        kernel, bias = self.kernel_and_bias(x.shape[-1])
         dense, (d_min, d_max) = subpixel_kernel(kernel, s)
         # Output pixel m of every phase reads inputs m + d_min .. m + d_max, and
         # 'SAME' always has d_min <= 0 <= d_max: pad by that much on each side.
@@ -89,6 +86,4 @@ class ConvTransposeSubpixel(nn.Module):
             padding=((-d_min, d_max), (-d_min, d_max)),
             dimension_numbers=("NHWC", "HWIO", "NHWC"))  # [B, H, W, s*s*features]
         y = depth_to_space(y, s)
-        if self.use_bias:
-            y = y + self.param("bias", self.bias_init, (self.features,))
-        return y
+        return y if bias is None else y + bias

@@ -54,9 +54,7 @@ def is_variational(config) -> bool:
 
 
 def validate(config) -> None:
-    if config.dataset not in data.IMAGE_DATASETS:
-        raise ConfigError(f"{config.family} needs an image dataset "
-                          f"({', '.join(data.IMAGE_DATASETS)}), got {config.dataset!r}")
+    data.require_image_dataset(config)
     if config.likelihood not in LIKELIHOODS:
         raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {config.likelihood!r}")
     if config.upsample not in UPSAMPLE_CHOICES:
