@@ -133,6 +133,8 @@ def cmd_eval(args, overrides) -> None:
     from jaxgen.engine.config import parse_overrides
     from jaxgen.metrics import evaluations as sample_metrics
 
+    if args.num < 1:
+        raise JaxgenError(f"--num must be >= 1, got {args.num}")
     run = jaxgen.load(args.workdir, parse_overrides(overrides))
     offered = run.family.evaluations
     # Sample-based metrics (fid, kid, is, pr, modes) exist for every family

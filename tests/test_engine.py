@@ -172,6 +172,7 @@ def test_cli_end_to_end_and_errors(tmp_path):
         (["train", "vea", "--workdir", str(tmp_path / "x")], "unknown family"),
         (["train", "vae", "--workdir", str(tmp_path / "x"), "--config.latnt=2"], "unknown config key"),
         (["eval", "--workdir", workdir, "--metrics", "fid9"], "unknown metric"),
+        (["eval", "--workdir", workdir, "--num", "0"], "--num must be >= 1"),
         (["sample", "--workdir", str(tmp_path / "nothing"), "--out", "a.png"], "no jaxgen run"),
         (["sample", "--workdir", workdir, "--out", str(tmp_path / "a.gif")], ".png or .npy"),
     ]:
