@@ -253,8 +253,4 @@ def train(config, workdir: str, *, progress: bool = True):
     return state
 
 
-def sample_grid_path(workdir: str) -> str:
-    return os.path.join(workdir, "samples", "final.png")
-
-
-__all__ = ["train", "reconcile_config", "RESUMABLE_KEYS", "sample_grid_path"]
+__all__ = ["train", "reconcile_config", "RESUMABLE_KEYS"]

@@ -6,7 +6,6 @@ import functools
 import os
 
 import jax
-import numpy as np
 
 from jaxgen import data, registry
 from jaxgen.engine import config as config_lib
@@ -78,7 +77,3 @@ def load(workdir: str, overrides: dict | None = None, step: int | None = None) -
     finally:
         checkpointer.close()
     return Run(workdir=workdir, config=full, family=family, state=state)
-
-
-def as_numpy(x) -> np.ndarray:
-    return np.asarray(jax.device_get(x))
