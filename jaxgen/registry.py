@@ -13,7 +13,9 @@ from typing import Any, Callable, Mapping, Optional
 from jaxgen.errors import ConfigError
 
 # Modules whose import registers families. Add a family group here.
-_FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family")
+_FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family", "jaxgen.diffusion.family",
+                   "jaxgen.flows.family", "jaxgen.gan.family",
+                   "jaxgen.autoregressive.family", "jaxgen.vqvae.family")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,7 @@ from jaxgen import data, registry
 from jaxgen.engine import config as config_lib
 from jaxgen.engine import sharding
 from jaxgen.engine.checkpoint import Checkpointer
-from jaxgen.engine.images import plot_metrics, save_image_grid
+from jaxgen.engine.images import plot_metrics, save_image_grid, save_points
 from jaxgen.engine.keys import run_keys, step_key
 from jaxgen.engine.logging import MetricsLogger, Progress
 from jaxgen.errors import ConfigError, NonFiniteLossError
@@ -184,8 +184,12 @@ def train(config, workdir: str, *, progress: bool = True):
         if sample_fn is None:  # a family that does not generate (the classifier)
             return
         images = sample_fn(state, keys.sample, num=config.num_grid)
-        if np.asarray(images).ndim == 4:  # toy 2-D families return points, plotted elsewhere
-            save_image_grid(os.path.join(workdir, "samples", name), images)
+        path = os.path.join(workdir, "samples", name)
+        if np.asarray(images).ndim == 4:
+            save_image_grid(path, images)
+        else:  # 2-D toy data: points [N, 2]
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            save_points(path, images, title=name)
 
     window, pending, state_position = _Window(), None, iterator.position
 

@@ -1,0 +1,31 @@
+"""PixelRNN (Row LSTM) with the discretized logistic mixture output. A short
+run for the likelihood table (~8 min on a 2-core CPU shared with other jobs).
+
+    nice -n 19 jaxgen train --config experiments/autoregressive/pixelrnn.py --workdir runs/ar_rowlstm
+    nice -n 19 jaxgen eval --workdir runs/ar_rowlstm --metrics bpd --num 10000
+"""
+import ml_collections
+
+
+def get_config():
+    c = ml_collections.ConfigDict()
+    c.family = "pixelrnn"
+    c.head = "logistic_mixture"
+    c.num_mixtures = 5
+    c.channels = 32
+    c.num_layers = 2
+    c.kernel_size = 3
+    c.first_kernel_size = 7
+    c.head_hidden = 64
+    c.batch_size = 16
+    c.steps = 500
+    c.learning_rate = 2e-3
+    c.decay_steps = 500
+    c.log_every = 25
+    c.eval_every = 250
+    c.eval_batches = 10
+    c.sample_every = 500
+    c.ckpt_every = 250
+    c.num_grid = 16
+    c.seed = 0
+    return c

@@ -1,0 +1,1 @@
+"""Autoregressive families: PixelCNN, Gated PixelCNN (PixelCNN++ elements), PixelRNN."""

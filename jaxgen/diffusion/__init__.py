@@ -1,0 +1,1 @@
+"""Diffusion models: DDPM / DDIM, eps / x0 / v prediction, guidance, latent diffusion."""

@@ -1,0 +1,1 @@
+"""GAN family group: MLP GAN, DCGAN, WGAN, WGAN-GP, conditional GAN (one package)."""

@@ -1,0 +1,152 @@
+"""GAN generators and discriminators (Flax Linen).
+
+Two architectures, chosen by `config.arch`:
+
+- "mlp": the course's MLP GAN. G: Linear 100->256->512->1024->784, LeakyReLU(0.2),
+  Tanh output; D: Linear 784->1024->512->256->1, LeakyReLU(0.2) and Dropout(0.3)
+  after each hidden layer. With other widths and a linear output it is also the
+  MLP GAN of the 2-D mode-collapse lab.
+- "dcgan": G: Dense -> [7, 7, C0] -> BN, ReLU -> stride-2 4x4 transposed convs
+  with BN and ReLU -> 3x3 conv -> Tanh; D: stride-2 4x4 convs with LeakyReLU(0.2)
+  -> Dense(1), no normalisation in D (a gradient penalty needs a critic that
+  treats examples independently). Up- and down-sampling use jaxgen.nn.fast_conv
+  (same function as nn.ConvTranspose / nn.Conv, fast gradients on CPU).
+
+Conditioning (cgan): G gets the one-hot class concatenated to z; D is a
+projection discriminator (Miyato & Koyama 2018): logit = w . h(x) + embed(y) . h(x).
+Packing (PacGAN): D sees `pack` samples at once, concatenated along features
+(MLP) or channels (DCGAN) by `pack_samples`; the models just see wider inputs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from jaxgen.nn import fast_conv
+
+LEAK = 0.2
+ACTIVATIONS = ("leaky_relu", "relu")
+
+
+def activation(name: str):
+    if name == "leaky_relu":
+        return lambda x: nn.leaky_relu(x, LEAK)
+    if name == "relu":
+        return nn.relu
+    raise ValueError(f"unknown activation {name!r}; choose from {ACTIVATIONS}")
+
+
+def pack_samples(x, pack: int):
+    """PacGAN: [B, ...features, C] -> [B / pack, ...features, pack * C], the `pack`
+    consecutive examples of each group side by side in the last axis."""
+    if pack == 1:
+        return x
+    b = x.shape[0]
+    grouped = x.reshape((b // pack, pack) + x.shape[1:])  # [B/p, p, ..., C]
+    moved = jnp.moveaxis(grouped, 1, -2)  # [B/p, ..., p, C]
+    return moved.reshape(moved.shape[:-2] + (pack * x.shape[-1],))
+
+
+class ProjectionHead(nn.Module):
+    """features [N, F] -> logits [N]: linear output plus, with labels, the class projection."""
+
+    num_classes: int = 0
+
+    @nn.compact
+    def __call__(self, h, labels=None):
+        logit = nn.Dense(1, name="out")(h)[:, 0]  # [N]
+        if self.num_classes and labels is not None:
+            embed = nn.Embed(self.num_classes, h.shape[-1], name="class_embed")(labels)  # [N, F]
+            logit = logit + jnp.sum(embed * h, axis=-1)
+        return logit
+
+
+class MLPGenerator(nn.Module):
+    hidden: Sequence[int] = (256, 512, 1024)
+    out_shape: Sequence[int] = (28, 28, 1)
+    act: str = "leaky_relu"
+    tanh_output: bool = True  # images in [-1, 1]; 2-D points are unbounded
+
+    @nn.compact
+    def __call__(self, z, onehot=None, train: bool = True):  # z [B, D] -> [B, *out_shape]
+        del train  # no batch statistics in the MLP
+        x = z if onehot is None else jnp.concatenate([z, onehot], axis=-1)
+        for width in self.hidden:
+            x = activation(self.act)(nn.Dense(width)(x))
+        x = nn.Dense(math.prod(self.out_shape))(x)
+        x = jnp.tanh(x) if self.tanh_output else x
+        return x.reshape((z.shape[0],) + tuple(self.out_shape))
+
+
+class MLPDiscriminator(nn.Module):
+    hidden: Sequence[int] = (1024, 512, 256)
+    act: str = "leaky_relu"
+    dropout: float = 0.3
+    num_classes: int = 0
+
+    @nn.compact
+    def __call__(self, x, labels=None, train: bool = True):  # x [N, ...] -> logits [N]
+        h = x.reshape(x.shape[0], -1)
+        for width in self.hidden:
+            h = activation(self.act)(nn.Dense(width)(h))
+            if self.dropout > 0:
+                h = nn.Dropout(self.dropout, deterministic=not train)(h)
+        return ProjectionHead(self.num_classes)(h, labels)
+
+
+class DCGANGenerator(nn.Module):
+    """z [B, D] -> images [B, 28, 28, C] in [-1, 1]; channels[0] at 7x7, each
+    further entry one stride-2 upsampling (three entries: 7 -> 14 -> 28)."""
+
+    channels: Sequence[int] = (128, 64, 32)
+    out_channels: int = 1
+    image_size: int = 28
+    bn_momentum: float = 0.9
+
+    @nn.compact
+    def __call__(self, z, onehot=None, train: bool = True):
+        x = z if onehot is None else jnp.concatenate([z, onehot], axis=-1)
+        start = self.image_size // 2 ** (len(self.channels) - 1)
+        x = nn.Dense(start * start * self.channels[0])(x)
+        x = x.reshape(z.shape[0], start, start, self.channels[0])  # [B, s, s, C0]
+        x = nn.relu(self._norm(train)(x))
+        for width in self.channels[1:]:
+            x = fast_conv.ConvTranspose(width, kernel_size=4, stride=2)(x)  # 2x size
+            x = nn.relu(self._norm(train)(x))
+        return jnp.tanh(fast_conv.Conv(self.out_channels, kernel_size=3, stride=1)(x))
+
+    def _norm(self, train: bool):
+        return nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum)
+
+
+class DCGANDiscriminator(nn.Module):
+    """images [N, 28, 28, C'] -> logits [N]; each channel entry one stride-2 conv."""
+
+    channels: Sequence[int] = (32, 64)
+    num_classes: int = 0
+
+    @nn.compact
+    def __call__(self, x, labels=None, train: bool = True):
+        del train  # no dropout or normalisation in the critic
+        for width in self.channels:
+            x = nn.leaky_relu(fast_conv.Conv(width, kernel_size=4, stride=2)(x), LEAK)
+        h = x.reshape(x.shape[0], -1)  # [N, 7*7*C]
+        return ProjectionHead(self.num_classes)(h, labels)
+
+
+def make_generator(config, out_shape, tanh_output: bool) -> nn.Module:
+    if config.arch == "mlp":
+        return MLPGenerator(hidden=tuple(config.g_hidden), out_shape=tuple(out_shape),
+                            act=config.activation, tanh_output=tanh_output)
+    return DCGANGenerator(channels=tuple(config.g_channels), out_channels=out_shape[-1],
+                          image_size=out_shape[0], bn_momentum=config.bn_momentum)
+
+
+def make_discriminator(config, num_classes: Optional[int]) -> nn.Module:
+    if config.arch == "mlp":
+        return MLPDiscriminator(hidden=tuple(config.d_hidden), act=config.activation,
+                                dropout=config.d_dropout, num_classes=num_classes or 0)
+    return DCGANDiscriminator(channels=tuple(config.d_channels), num_classes=num_classes or 0)

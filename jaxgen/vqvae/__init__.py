@@ -1,0 +1,1 @@
+"""VQ-VAE with an autoregressive prior over its code grid (family `vqvae`)."""

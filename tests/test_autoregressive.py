@@ -1,0 +1,202 @@
+"""Autoregressive models against brute force: causality, blind spot,
+normalisation, the likelihood heads, and the two samplers."""
+import functools
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgen.autoregressive import likelihoods, sampling
+from jaxgen.autoregressive.models import GatedPixelCNN, PixelCNN
+from jaxgen.autoregressive.pixelrnn import RowLSTM
+from jaxgen.nn.masked import (TapConv, horizontal_taps, pad_buffer, raster_causal_taps,
+                              taps_mask, vertical_taps)
+
+TINY = dict(channels=6, num_layers=2, head_hidden=8, num_mixtures=2, first_kernel_size=3)
+NETWORKS = {"plain": PixelCNN, "gated": GatedPixelCNN, "rowlstm": RowLSTM}
+
+
+def init_network(cls, shape=(1, 5, 5), **fields):
+    model = cls(**{**TINY, **fields})
+    cond = jnp.ones((shape[0], model.num_classes)) if model.num_classes else None
+    shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros(shape, jnp.int32), cond)
+    return model, random_params(shapes)
+
+
+def random_params(shapes, seed=0):
+    """Parameters drawn with NumPy (no XLA compilation of the initialisers):
+    fan-in scaled normal weights and nonzero biases, so no unit is exactly 0
+    by accident."""
+    rng = np.random.default_rng(seed)
+
+    def draw(leaf):
+        scale = 1.0 / np.sqrt(np.prod(leaf.shape[:-1])) if len(leaf.shape) > 1 else 0.3
+        return jnp.asarray(rng.normal(size=leaf.shape) * scale, jnp.float32)
+
+    return jax.tree.map(draw, shapes)
+
+
+def dependency_matrix(model, params, height, width):
+    """D[p, q] = True iff some output at pixel p has a nonzero derivative with
+    respect to the input at pixel q (raster indices), from the full Jacobian."""
+    x = jax.random.normal(jax.random.key(2), (1, height, width, model.input_channels))
+
+    def out(features):
+        return model.apply(params, features, method="from_features")[0]  # [H, W, n]
+
+    jac = jax.jit(jax.jacfwd(out))(x)  # [H, W, n, 1, H, W, C]
+    dep = jnp.any(jac != 0, axis=(2, 3, 6))  # [H, W, H, W]
+    return np.asarray(dep).reshape(height * width, height * width)
+
+
+@functools.lru_cache(maxsize=None)
+def dependencies_5x5(name):
+    """Dependency matrix of a 4-layer network on a 5x5 grid (shared by two tests)."""
+    model, params = init_network(NETWORKS[name], num_layers=4 if name != "rowlstm" else 2)
+    return dependency_matrix(model, params, 5, 5)
+
+
+# ----------------------------------------------------------------- masked layers
+
+
+@pytest.mark.parametrize("taps", [raster_causal_taps(5, False), raster_causal_taps(3, True),
+                                  vertical_taps(3, True), horizontal_taps(5, False)])
+def test_tap_conv_equals_a_masked_xla_convolution(taps):
+    """Against lax.conv with the full k x k kernel zeroed outside the mask."""
+    k = 5
+    conv = TapConv(features=4, in_features=3, taps=taps)
+    x = jax.random.normal(jax.random.key(0), (2, 7, 6, 3))
+    params = random_params(jax.eval_shape(conv.init, jax.random.key(1), x))
+    kernel = np.zeros((k, k, 3, 4), np.float32)
+    for t, (di, dj) in enumerate(taps):
+        kernel[k // 2 + di, k // 2 + dj] = params["params"]["kernel"][t]
+    assert np.all((np.abs(kernel).sum((2, 3)) > 0) == taps_mask(taps, k).astype(bool))
+    expected = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    np.testing.assert_allclose(conv.apply(params, x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_tap_conv_at_pixel_and_at_row_read_the_whole_image_result():
+    conv = TapConv(features=4, in_features=3, taps=vertical_taps(3, True))
+    x = jax.random.normal(jax.random.key(0), (2, 5, 6, 3))
+    params = random_params(jax.eval_shape(conv.init, jax.random.key(1), x))
+    full = conv.apply(params, x)
+    buffer = pad_buffer(x, 3)
+    for i, j in [(0, 0), (2, 5), (4, 3)]:
+        np.testing.assert_allclose(conv.apply(params, buffer, i, j, 3, method="at_pixel"),
+                                   full[:, i, j], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(conv.apply(params, buffer, 3, 3, method="at_row"), full[:, 3],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_mask_a_and_b_shapes():
+    np.testing.assert_array_equal(taps_mask(raster_causal_taps(3, False), 3),
+                                  [[1, 1, 1], [1, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(taps_mask(raster_causal_taps(3, True), 3),
+                                  [[1, 1, 1], [1, 1, 0], [0, 0, 0]])
+
+
+# ----------------------------------------------------------------- causality
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_outputs_never_depend_on_the_current_or_later_pixels(name):
+    """Jacobian of every output at pixel p w.r.t. inputs at pixels q >= p is exactly 0."""
+    dep = dependencies_5x5(name)
+    assert not np.any(np.triu(dep)), np.argwhere(np.triu(dep))[:5]
+    assert np.any(np.tril(dep, -1))  # the test can fail: outputs do depend on the past
+
+
+def test_plain_pixelcnn_has_a_blind_spot_and_the_gated_one_does_not():
+    """Enough layers that the receptive fields cover the 5x5 image: every pixel
+    before the last row's centre is seen by the gated network; the plain one
+    misses pixels up and to the right (e.g. (3, 4) from (4, 2))."""
+    height = width = 5
+    p = 4 * width + 2
+    seen_plain = dependencies_5x5("plain")[p, :p]
+    seen_gated = dependencies_5x5("gated")[p, :p]
+    assert seen_gated.all()
+    blind = [divmod(q, width) for q in np.flatnonzero(~seen_plain)]
+    assert (3, 4) in blind and all(i < 4 and j > 2 for i, j in blind), blind
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_probabilities_of_all_grids_sum_to_one(name):
+    """Exact normalisation by enumeration: 4 categories on a 2x3 grid, 4096 grids.
+    This fails if any conditional peeks at its own or a later pixel."""
+    k, shape = 4, (2, 3)
+    model, params = init_network(NETWORKS[name], shape=(1, *shape), num_categories=k,
+                                 input_embedding=3)
+    grids = jnp.asarray(list(itertools.product(range(k), repeat=6)), jnp.int32).reshape(-1, *shape)
+    out = model.apply(params, grids)
+    log_p = -likelihoods.image_nll("softmax", out, grids)
+    np.testing.assert_allclose(float(jnp.sum(jnp.exp(log_p))), 1.0, rtol=1e-4)
+
+
+# ----------------------------------------------------------------- heads
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_logistic_mixture_pmf_sums_to_one_and_matches_numpy(seed):
+    m = 4
+    out = jax.random.normal(jax.random.key(seed), (3 * m,)) * jnp.array([2.0] * m + [0.3] * m
+                                                                         + [1.5] * m)
+    out = out.at[2 * m:].add(-3.0)
+    values = jnp.arange(256)
+    log_p = likelihoods.logistic_mixture_log_prob(jnp.broadcast_to(out, (256, 3 * m)), values)
+    np.testing.assert_allclose(float(jnp.sum(jnp.exp(log_p))), 1.0, atol=1e-5)
+
+    # Reference: sum_k pi_k (CDF_k(upper) - CDF_k(lower)) in float64.
+    o = np.asarray(out, np.float64)
+    pi = np.exp(o[:m] - o[:m].max())
+    pi /= pi.sum()
+    mean, scale = o[m:2 * m] + 0.5, np.exp(np.maximum(o[2 * m:], -7.0))
+    v = np.arange(256)[:, None]
+    cdf = lambda x: 1 / (1 + np.exp(-(x - mean) / scale))  # noqa: E731
+    upper = np.where(v == 255, 1.0, cdf((v + 0.5) / 255))
+    lower = np.where(v == 0, 0.0, cdf((v - 0.5) / 255))
+    expected = np.log(np.maximum(((upper - lower) * pi).sum(1), 1e-30))
+    keep = expected > -20  # float32 tails underflow differently; compare where it matters
+    np.testing.assert_allclose(np.asarray(log_p)[keep], expected[keep], atol=2e-3)
+
+
+def test_logistic_mixture_sampler_draws_from_the_pmf():
+    """Histogram of 100k draws against the pmf (total variation distance)."""
+    out = jnp.array([0.0, 1.0, 0.1, 0.6, -3.0, -2.0])  # 2 components
+    n = 100_000
+    draws = likelihoods.sample_logistic_mixture(jax.random.key(0), jnp.broadcast_to(out, (n, 6)))
+    hist = np.bincount(np.asarray(draws), minlength=256) / n
+    pmf = np.exp(np.asarray(likelihoods.logistic_mixture_log_prob(
+        jnp.broadcast_to(out, (256, 6)), jnp.arange(256))))
+    assert 0.5 * np.abs(hist - pmf).sum() < 0.02
+
+
+def test_categorical_log_prob_matches_numpy():
+    logits = np.random.default_rng(0).normal(size=(3, 7)).astype(np.float32)
+    values = np.array([0, 6, 3])
+    expected = logits[np.arange(3), values] - np.log(np.exp(logits.astype(np.float64)).sum(1))
+    np.testing.assert_allclose(likelihoods.categorical_log_prob(logits, values), expected,
+                               rtol=1e-5)
+
+
+# ----------------------------------------------------------------- samplers
+
+
+@pytest.mark.parametrize("name,head,fields", [
+    ("plain", "logistic_mixture", {}),
+    ("gated", "logistic_mixture", {"num_classes": 3}),
+    ("gated", "softmax", {"num_categories": 16, "input_embedding": 4}),  # a VQ-VAE code prior
+    ("rowlstm", "softmax", {}),
+])
+def test_cached_sampler_equals_naive_sampler(name, head, fields):
+    height, width, num = 3, 4, 3
+    model, params = init_network(NETWORKS[name], shape=(1, height, width), head=head, **fields)
+    cond = jax.nn.one_hot(jnp.arange(num) % 3, 3) if fields.get("num_classes") else None
+    key = jax.random.key(7)
+    naive = jax.jit(lambda p: sampling.sample_naive(model, p, key, num, height, width, cond))
+    cached = jax.jit(lambda p: sampling.sample_cached(model, p, key, num, height, width, cond))
+    a, b = np.asarray(naive(params)), np.asarray(cached(params))
+    np.testing.assert_array_equal(a, b)
+    assert a.min() >= 0 and a.max() < model.num_categories and len(np.unique(a)) > 3
