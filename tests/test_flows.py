@@ -41,8 +41,8 @@ def jacobian_log_det(fn, x_one):
 
 
 def jacobian_log_dets(fn, x):
-    """jacobian_log_det of fn at each example of x [B, ...], one jitted call. [B]"""
-    return jax.jit(jax.vmap(lambda v: jacobian_log_det(fn, v[None])))(x)
+    """jacobian_log_det of fn at each example of x [B, ...]. [B]"""
+    return jax.vmap(lambda v: jacobian_log_det(fn, v[None]))(x)
 
 
 LAYER_CASES = {
@@ -65,25 +65,31 @@ def test_layer_inverse_and_log_det(name):
     module, shape = LAYER_CASES[name]
     x = jax.random.normal(jax.random.key(7), shape)
     variables = init_perturbed(module, x)
-    forward = jax.jit(lambda v: module.apply(variables, v))
-    inverse = jax.jit(lambda v: module.apply(variables, v, inverse=True))
-    y, log_det = forward(x)
-    x_back, log_det_inverse = inverse(y)
+
+    @jax.jit
+    def forward_with_jacobian(v):
+        y, log_det = module.apply(variables, v)
+        # Brute force: slogdet of the full Jacobian of one example at a time.
+        expected = jacobian_log_dets(lambda u: module.apply(variables, u)[0], v)
+        return y, log_det, expected
+
+    y, log_det, expected = forward_with_jacobian(x)
+    x_back, log_det_inverse = jax.jit(lambda v: module.apply(variables, v, inverse=True))(y)
     # inverse(forward(x)) == x, and the two log-dets cancel at matching points.
     np.testing.assert_allclose(x_back, x, atol=1e-5)
     np.testing.assert_allclose(log_det + log_det_inverse, 0.0, atol=1e-4)
-    # The log-det against slogdet of the brute-force Jacobian, per example (the
-    # inverse's follows: it inverts exactly and its log-det is minus this one).
-    np.testing.assert_allclose(log_det, jacobian_log_dets(lambda v: forward(v)[0], x),
-                               rtol=1e-4, atol=1e-4)
+    # The log-det against slogdet of jax.jacfwd (the inverse's follows: it
+    # inverts exactly and its log-det is minus this one).
+    np.testing.assert_allclose(log_det, expected, rtol=1e-4, atol=1e-4)
     assert name == "squeeze" or float(jnp.max(jnp.abs(log_det))) > 1e-3  # not trivial
 
 
 def test_logit_transform_log_det_and_inverse():
     y = jax.random.uniform(jax.random.key(0), (3, 2, 2, 1))
     z, log_det = deq.logit_transform(y, 0.05)
-    np.testing.assert_allclose(
-        log_det, jacobian_log_dets(lambda v: deq.logit_transform(v, 0.05)[0], y), rtol=1e-5)
+    expected = jax.jit(jacobian_log_dets, static_argnums=0)(
+        lambda v: deq.logit_transform(v, 0.05)[0], y)
+    np.testing.assert_allclose(log_det, expected, rtol=1e-5)
     y_back, log_det_inverse = deq.logit_transform(z, 0.05, inverse=True)
     np.testing.assert_allclose(y_back, y, atol=1e-6)
     np.testing.assert_allclose(log_det + log_det_inverse, 0.0, atol=1e-4)

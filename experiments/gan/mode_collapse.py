@@ -45,7 +45,7 @@ COMMON = {"arch": "mlp", "latent_dim": 2, "g_hidden": (128, 128, 128),
           "d_learning_rate": 1e-3, "log_every": 500, "eval_every": 100_000,
           "sample_every": 100_000, "ckpt_every": 100_000, "num_grid": 1000}
 
-# Method name -> (family, overrides); "best" comes from experiments/gan/<dataset>.py.
+# Method name -> (family, overrides).
 METHODS = {
     "vanilla": ("gan", {}),
     "pacgan4": ("gan", {"pack": 4}),
@@ -55,14 +55,9 @@ METHODS = {
 
 
 def method_config(method: str, dataset: str, seed: int, steps: int):
-    if method == "best":
-        path = os.path.join(HERE, f"{dataset}.py")
-        file_config = flatten(load_config_file(path).to_dict())
-        family = file_config.pop("family")
-        overrides = {**file_config, "seed": seed}
-    else:
-        family, extra = METHODS[method]
-        overrides = {**COMMON, **extra, "dataset": dataset, "seed": seed, "steps": steps}
+    family, extra = METHODS[method]
+    overrides = {**COMMON, **extra, "dataset": dataset, "seed": seed, "steps": steps,
+                 "lr_decay_steps": steps}
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
     return apply_overrides(build_config(family), overrides, from_string=False)
 
@@ -125,7 +120,9 @@ def main():
     p.add_argument("--datasets", default="ring8,grid25")
     p.add_argument("--methods", default="vanilla,pacgan4,unrolled3,wgan_gp")
     p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--steps", type=int, default=5000, help="generator updates per run")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="run seeds first-seed .. seeds-1, merged with the runs already in the json")
+    p.add_argument("--steps", type=int, default=2000, help="generator updates per run")
     p.add_argument("--workdir", default=os.path.join(ROOT, "runs", "gan_lab"))
     p.add_argument("--out", default=os.path.join(ROOT, "experiments", "results", "gan"))
     args = p.parse_args()
@@ -136,8 +133,9 @@ def main():
     for dataset in args.datasets.split(","):
         finals, rows_of_snaps = [], []
         for method in args.methods.split(","):
-            rows = []
-            for seed in range(args.seeds):
+            done = results.get(dataset, {}).get(method, {}).get("runs", [])
+            rows = [r for r in done if r["seed"] < args.first_seed]
+            for seed in range(args.first_seed, args.seeds):
                 config = method_config(method, dataset, seed, args.steps)
                 workdir = os.path.join(args.workdir, dataset, method, f"seed{seed}")
                 scores, points, snaps, seconds = run_one(config, workdir, snapshots=seed == 0)
@@ -152,10 +150,11 @@ def main():
                 "runs": rows, "summary": summarise(rows), "config": config_used}
             with open(json_path, "w") as f:
                 json.dump(results, f, indent=1, default=list)
-        save_panels(os.path.join(args.out, f"{dataset}_methods.png"), dataset, finals,
-                    suptitle=f"{dataset}: {NUM_SAMPLES} samples of seed 0 over the true density")
-        save_panels(os.path.join(args.out, f"{dataset}_snapshots.png"), dataset, rows_of_snaps,
-                    ncols=NUM_SNAPSHOTS, size=1.8)
+        if finals:  # seed 0 was run
+            save_panels(os.path.join(args.out, f"{dataset}_methods.png"), dataset, finals,
+                        suptitle=f"{dataset}: {NUM_SAMPLES} samples of seed 0 over the true density")
+            save_panels(os.path.join(args.out, f"{dataset}_snapshots.png"), dataset,
+                        rows_of_snaps, ncols=NUM_SNAPSHOTS, size=1.8)
     with open(os.path.join(args.out, "mode_collapse.md"), "w") as f:
         f.write(markdown(results, args))
     print(markdown(results, args))

@@ -227,7 +227,7 @@ def train_step(config, state, batch, key):
     state = apply_gradients(state, grads, make_optimizer(config))
     state = state.replace(ema_params=ema_update(config, state.ema_params, state.params,
                                                 state.step))
-    return state, {"loss": loss, "grad_norm": optax.global_norm(grads)}
+    return state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
 
 
 def eval_step(config, state, batch, key):

@@ -69,6 +69,7 @@ def default_config(family: str = "gan"):
     c.d_learning_rate = 2e-4
     c.beta1 = 0.5                  # Adam
     c.beta2 = 0.999
+    c.lr_decay_steps = 0           # > 0: cosine decay of both learning rates over this many steps
     c.pack = 1                     # PacGAN: samples the discriminator judges together
     c.unroll_steps = 0             # unrolled GAN: D steps looked ahead by G
     c.conditional = False          # class label into G and D (projection)
@@ -107,7 +108,7 @@ def validate(config) -> None:
     _choice(config, "sample_from", SAMPLE_FROM)
     _choice(config, "activation", ACTIVATIONS)
     for key, low in (("n_critic", 1), ("pack", 1), ("unroll_steps", 0), ("latent_dim", 1),
-                     ("clip_value", 0.0), ("gp_weight", 0.0), ("ema_decay", 0.0),
+                     ("clip_value", 0.0), ("gp_weight", 0.0), ("ema_decay", 0.0), ("lr_decay_steps", 0),
                      ("d_dropout", 0.0)):
         _at_least(config, key, low)
     for key in ("g_learning_rate", "d_learning_rate"):
@@ -148,12 +149,14 @@ def make_optimizers(config) -> dict:
     # small constant goes inside the square root there.
     unrolled = config.unroll_steps > 0
 
-    def one(lr):
+    def one(lr, updates_per_step):
+        if config.lr_decay_steps > 0:  # cosine to 1% over lr_decay_steps train steps
+            lr = optax.cosine_decay_schedule(lr, config.lr_decay_steps * updates_per_step, 0.01)
         if config.optimizer == "rmsprop":
             # PyTorch's RMSprop (what the WGAN code used): decay 0.99, eps outside the sqrt.
             return optax.rmsprop(lr, decay=0.99, eps=1e-8, eps_in_sqrt=unrolled)
         return optax.adam(lr, b1=config.beta1, b2=config.beta2, eps_root=1e-12 if unrolled else 0.0)
-    return {"g": one(config.g_learning_rate), "d": one(config.d_learning_rate)}
+    return {"g": one(config.g_learning_rate, 1), "d": one(config.d_learning_rate, config.n_critic)}
 
 
 # --------------------------------------------------------------------------- networks
