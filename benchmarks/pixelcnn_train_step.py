@@ -91,8 +91,8 @@ def build_torch_gated_pixelcnn():
     from torch import nn
     from torch.nn import functional as F
 
-    c, L, k, k0 = ARCH["channels"], ARCH["num_layers"], ARCH["kernel_size"], ARCH["first_kernel_size"]
-    m = ARCH["num_mixtures"]
+    c, L, m = ARCH["channels"], ARCH["num_layers"], ARCH["num_mixtures"]
+    k, k0 = ARCH["kernel_size"], ARCH["first_kernel_size"]
 
     class Stack(nn.Module):
         """One gated layer: vertical conv over rows above (and the current row

@@ -77,8 +77,10 @@ def run_one(config, workdir: str, snapshots: bool):
     """Train (in NUM_SNAPSHOTS chunks if `snapshots`), return (scores, points, snaps, seconds)."""
     start, snaps = time.perf_counter(), []
     total = config.steps
-    marks = [total * (i + 1) // NUM_SNAPSHOTS for i in range(NUM_SNAPSHOTS)] if snapshots \
-        else [total]
+    # Chunk ends on multiples of steps_per_call: the engine runs whole fused calls.
+    k = config.steps_per_call
+    marks = [k * round(total * (i + 1) / NUM_SNAPSHOTS / k) for i in range(NUM_SNAPSHOTS)] \
+        if snapshots else [total]
     for mark in marks:
         config.steps = mark
         train(config, workdir, progress=False)

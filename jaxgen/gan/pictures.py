@@ -27,23 +27,21 @@ def plot_limits(dataset: str) -> float:
 
 
 def draw_over_density(ax, dataset: str, points, title: str | None = None) -> None:
-    """True density as a grey 2-D histogram of fresh data samples, samples on top in red."""
+    """True density in grey (log histogram of fresh data samples), samples on top in red."""
     from jaxgen.data import toy2d
     truth = np.asarray(toy2d.sample(dataset, jax.random.key(1234), DENSITY_POINTS))
     lim = plot_limits(dataset)
-    ax.hist2d(truth[:, 0], truth[:, 1], bins=DENSITY_BINS, range=[[-lim, lim], [-lim, lim]],
-              cmap="Greys", vmax=np.percentile(np.histogram2d(
-                  truth[:, 0], truth[:, 1], bins=DENSITY_BINS,
-                  range=[[-lim, lim], [-lim, lim]])[0], 99.9) or None)
+    hist, _, _ = np.histogram2d(truth[:, 0], truth[:, 1], bins=DENSITY_BINS,
+                                range=[[-lim, lim], [-lim, lim]])
+    ax.imshow(np.log1p(hist.T), origin="lower", extent=(-lim, lim, -lim, lim), cmap="Greys")
     points = np.asarray(points)
     ax.scatter(points[:, 0], points[:, 1], s=1.5, c="tab:red", alpha=0.5, linewidths=0)
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=8)
 
 
 def save_panels(path: str, dataset: str, panels, ncols: int | None = None,

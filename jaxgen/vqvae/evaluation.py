@@ -19,12 +19,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgen import data
 from jaxgen.metrics import bits_per_dim
-from jaxgen.vae.evaluation import test_batches
 from jaxgen.vae.losses import decoder_mean
 from jaxgen.vqvae import quantizer
 
 TIMED_IMAGES = 16
+EVAL_BATCH = 500
+
+
+def test_batches(config, num: int):
+    """The first `num` test examples in batches of EVAL_BATCH (the last may be smaller)."""
+    arrays = data.load_arrays(config, "test")
+    total = min(num, len(arrays["image"]))
+    for start in range(0, total, EVAL_BATCH):
+        yield {name: a[start:min(start + EVAL_BATCH, total)] for name, a in arrays.items()}
 
 
 def _test_terms(run, num: int):
