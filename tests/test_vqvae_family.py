@@ -34,6 +34,22 @@ def tiny_prior_config(vq_workdir, **overrides):
     return tiny_config(**TINY_PRIOR, vq_workdir=vq_workdir, **overrides)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def compilation_cache(tmp_path_factory):
+    """A persistent compilation cache for this module only: the runs below
+    compile the same programs again and again (a resumed run, a second
+    process), and on a busy 2-core machine compiling is most of their time."""
+    cache_dir = str(tmp_path_factory.mktemp("jax_cache"))
+    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+             "jax_persistent_cache_min_entry_size_bytes")
+    saved = {name: getattr(jax.config, name) for name in names}
+    for name, value in zip(names, (cache_dir, 0.0, 0)):
+        jax.config.update(name, value)
+    yield cache_dir
+    for name, value in saved.items():
+        jax.config.update(name, value)
+
+
 @pytest.fixture(scope="module")
 def stage1(tmp_path_factory):
     """A 4-step stage-1 run (EMA codebook) that the other tests build on."""
@@ -110,19 +126,23 @@ def test_samples_and_bound(stage1, stage2):
              for c in (run.config, config_lib.from_json(json.dumps(naive, default=list)))]
     np.testing.assert_array_equal(*codes)
     batch = _first_batch(run.config)
-    terms = vq.nll_terms(run.config, run.state, batch)
-    np.testing.assert_allclose(vq.log_likelihood(run.config, run.state, batch, None),
+    terms = jax.jit(lambda s, b: vq.nll_terms(run.config, s, b))(run.state, batch)
+    log_likelihood = jax.jit(lambda s, b: vq.log_likelihood(run.config, s, b, None))
+    np.testing.assert_allclose(log_likelihood(run.state, batch),
                                -(terms["recon"] + terms["prior"]), rtol=1e-6)
     assert float(terms["prior"].min()) > 0 and float(terms["recon"].min()) > 0
 
 
-def test_cli_train_and_sample(stage1, tmp_path):
+def test_cli_train_and_sample(stage1, compilation_cache, tmp_path):
     workdir = str(tmp_path / "cli")
     args = [f"--config.{k}={v}" for k, v in {**TINY, **TINY_PRIOR, "steps": "2"}.items()]
+    env = {"JAX_COMPILATION_CACHE_DIR": compilation_cache,
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
     run_cli("train", "vqvae", "--workdir", workdir, "--no-progress", *args,
-            f"--config.vq_workdir={stage1}")
+            f"--config.vq_workdir={stage1}", env=env)
     assert os.path.exists(os.path.join(workdir, "samples", "final.png"))
-    run_cli("sample", "--workdir", workdir, "--num", "3", "--out", str(tmp_path / "s.npy"))
+    run_cli("sample", "--workdir", workdir, "--num", "3", "--out", str(tmp_path / "s.npy"),
+            env=env)
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (3, 28, 28, 1) and 0 <= samples.min() and samples.max() <= 1
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import os
 
+import jax
+
 from jaxgen.errors import ConfigError
 from jaxgen.vae import losses as vae_losses
 
@@ -25,7 +27,10 @@ def load_vae(workdir: str):
     if not os.path.isdir(workdir):
         raise ConfigError(f"latent_vae_workdir {workdir!r} is not a directory; train a VAE "
                           "first (e.g. experiments/vae/vae_latent32.py)")
-    run = jaxgen.load(workdir)
+    # `init` runs under jit (and `jaxgen.load`'s template under eval_shape): read
+    # the checkpoint eagerly so its arrays are concrete constants, not tracers.
+    with jax.ensure_compile_time_eval():
+        run = jaxgen.load(workdir)
     if run.config.family != "vae":
         raise ConfigError(f"latent_vae_workdir {workdir!r} holds a {run.config.family!r} run; "
                           "latent diffusion needs a `vae` run")

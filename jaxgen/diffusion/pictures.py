@@ -30,7 +30,8 @@ def forward_process_images(config, pixels, key):
     """[N, 28, 28, 1] uint8 -> [N * L, 28, 28, 1] in [0, 1]: each image at each level."""
     schedule = ddpm.make_schedule(config)
     T = config.num_timesteps
-    levels = np.unique(np.clip(np.round(np.array(FORWARD_LEVELS) * (T - 1) / 999), 0, T - 1))
+    levels = np.unique(np.clip(np.round(np.array(FORWARD_LEVELS) * (T - 1) / 999), 0, T - 1)
+                       .astype(np.int32))
     x0 = losses.pixels_to_data(jnp.asarray(pixels))
     rows = []
     for i, x in enumerate(x0):
