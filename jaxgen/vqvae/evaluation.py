@@ -56,7 +56,8 @@ def evaluate_bpd(run, key, num: int) -> dict:
     means, codes, count = _test_terms(run, num)
     uniform_prior = float(codes[0].size * np.log(run.config.num_codes))
     return {"recon_nats": means["recon"], "prior_nats": means["prior"],
-            "bound_nats": means["bound"], "bound_bpd": float(bits_per_dim(means["bound"], NUM_DIMS)),
+            "bound_nats": means["bound"],
+            "bound_bpd": float(bits_per_dim(means["bound"], NUM_DIMS)),
             "recon_bpd": float(bits_per_dim(means["recon"], NUM_DIMS)),
             "uniform_prior_bound_bpd": float(bits_per_dim(means["recon"] + uniform_prior,
                                                           NUM_DIMS)),

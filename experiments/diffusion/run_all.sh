@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every diffusion result of experiments/results/diffusion.md, in the order run
+# (2-core CPU shared with other jobs, so everything under nice -n 19):
+#   bash experiments/diffusion/run_all.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=experiments/results/diffusion
+mkdir -p runs "$out"
+sweep() { nice -n 19 python experiments/diffusion/sweep.py "$@"; }
+
+# 1. Pixel-space conditional model (the config's 1200 steps, then continued to
+#    2000 with --config.steps; steps only schedules the work, so this equals one run).
+nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir runs/ddpm_pixel_cond
+nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir runs/ddpm_pixel_cond \
+  --config.steps=2000
+
+# 2. Steps sweep, DDIM (eta 0) and DDPM (beta_tilde), guidance 0, N = 500 each;
+#    DDPM-1000 with its DDIM-50 partner at N = 100 (all the CPU time allowed).
+sweep --workdir runs/ddpm_pixel_cond --num 500 --out $out/steps_sweep.jsonl \
+  --set sampler=ddim,sample_steps=10 --set sampler=ddim,sample_steps=20 \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=10 \
+  --set sampler=ddpm,sample_steps=20 --set sampler=ddpm,sample_steps=50
+sweep --workdir runs/ddpm_pixel_cond --num 100 --batch 50 --out $out/steps_sweep.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=1000
+
+# 3. Guidance sweep, DDIM-20, N = 500 (w = 0 is the DDIM-20 row of step 2).
+sweep --workdir runs/ddpm_pixel_cond --num 500 --out $out/guidance_sweep.jsonl \
+  --set sampler=ddim,sample_steps=20,guidance=1.0 --set sampler=ddim,sample_steps=20,guidance=3.0
+
+# 4. Variational bound on 200 test images (50 stratified levels per image).
+nice -n 19 jaxgen eval --workdir runs/ddpm_pixel_cond --metrics vb --num 200 --config.vb_timesteps=50
+
+# 5. Latent diffusion on runs/vae_latent32 and its samples.
+nice -n 19 jaxgen train --config experiments/diffusion/latent_vae32.py --workdir runs/ddpm_latent_vae32
+sweep --workdir runs/ddpm_latent_vae32 --num 500 --out $out/latent_sweep.jsonl \
+  --set sampler=ddim,sample_steps=20 --set sampler=ddim,sample_steps=50
+
+# 6. Benchmark.
+nice -n 19 python benchmarks/diffusion_train_step.py
+
+# 7. Pictures (forward process, reverse chain, guidance grids).
+nice -n 19 jaxgen eval --workdir runs/ddpm_pixel_cond --metrics pictures
