@@ -1,0 +1,273 @@
+"""What every side-by-side benchmark shares: the timed implementations, the
+interleaved timing, the machine description and the report files.
+
+A benchmark script builds a dict `{name: implementation}` where each
+implementation has `run(steps) -> seconds`, `last_loss() -> float` and
+`num_params`, then calls `time_interleaved` and `write_report`. The two
+implementation classes here cover the usual case:
+
+- `EngineStep`: jaxgen's own jitted, state-donated train step
+  (`jaxgen.engine.loop.make_train_call`) for any registered family, on batches
+  placed on the engine's mesh before timing: what is timed is what trains.
+- `TorchStep`: an eager PyTorch step (zero_grad, loss, backward, optimizer step).
+
+Timing is interleaved (each repetition runs every implementation in turn) so
+that all of them see the same machine conditions, and the median run is
+reported. Run from the repository root: `python benchmarks/NAME.py`.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import functools
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+
+import numpy as np
+
+LOAD_WARNING = 1.5  # 1-minute load average above which timings are suspect
+GOAL_RATIO = 1.5  # the issues' target: jaxgen at least 1.5x PyTorch eager
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def setup_torch():
+    """Import torch and give it every usable core, as XLA's CPU backend has."""
+    import torch
+    torch.set_num_threads(usable_cores())
+    return torch
+
+
+def environment() -> dict:
+    """Machine, library versions, threads and the load average now."""
+    import flax
+    import jax
+    import jaxlib
+    import torch
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpu": cpu_model(), "cores": usable_cores(), "platform": platform.platform(),
+                    "jax_devices": [str(d) for d in jax.devices()]},
+        "versions": {"python": platform.python_version(), "jax": jax.__version__,
+                     "jaxlib": jaxlib.__version__, "flax": flax.__version__,
+                     "torch": torch.__version__, "numpy": np.__version__},
+        "threads": {"torch.set_num_threads": torch.get_num_threads(),
+                    "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")},
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def command_line(script: str, argv=None) -> str:
+    args = sys.argv[1:] if argv is None else argv
+    return "python " + " ".join(shlex.quote(a) for a in [f"benchmarks/{script}", *args])
+
+
+def arg_parser(description: str, steps: int = 30, repeats: int = 3) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--steps", type=int, default=steps, help="train steps per timed run")
+    p.add_argument("--repeats", type=int, default=repeats, help="interleaved timed runs (median)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (compile, caches)")
+    p.add_argument("--num-batches", type=int, default=4, help="distinct random batches cycled")
+    p.add_argument("--out-dir", default=RESULTS_DIR)
+    return p
+
+
+# --------------------------------------------------------------------------- data
+
+
+def random_image_batches(batch_size: int, num: int, seed: int = 0) -> list[dict]:
+    """Random uint8 Fashion-MNIST-shaped batches (speed does not depend on the values)."""
+    rng = np.random.default_rng(seed)
+    return [{"image": rng.integers(0, 256, (batch_size, 28, 28, 1), np.uint8),
+             "label": rng.integers(0, 10, (batch_size,), np.int32)} for _ in range(num)]
+
+
+def count_params(tree) -> int:
+    import jax
+    return sum(int(np.prod(np.shape(p))) for p in jax.tree_util.tree_leaves(tree))
+
+
+def check_same_size(impls: dict) -> int:
+    """The implementations must have the same parameter count (same architecture)."""
+    counts = {name: impl.num_params for name, impl in impls.items()}
+    if len(set(counts.values())) != 1:
+        raise SystemExit(f"architectures differ: parameter counts {counts}")
+    return next(iter(counts.values()))
+
+
+# --------------------------------------------------------------------------- implementations
+
+
+class EngineStep:
+    """The engine's jitted, donated train step of `config.family`."""
+
+    def __init__(self, config, host_batches, loss_key: str = "loss"):
+        import jax
+        from jaxgen import registry
+        from jaxgen.engine import sharding
+        from jaxgen.engine.keys import run_keys
+        from jaxgen.engine.loop import make_train_call
+
+        self._jax = jax
+        self.config = config
+        self.loss_key = loss_key
+        family = registry.get(config.family)
+        mesh = sharding.make_mesh()
+        sharding.check_batch_size(config.batch_size, mesh)
+        keys = run_keys(config.seed)
+        state_sharding = sharding.replicated(mesh)
+        self.batches = [sharding.put_batch(b, mesh) for b in host_batches]
+        init = jax.jit(functools.partial(family.init, config), out_shardings=state_sharding)
+        self.state = init(keys.init, host_batches[0])
+        self.num_params = count_params(self.state.params)
+        self.step = make_train_call(family, config, keys.train, state_sharding, mesh)
+        self.metrics = None
+
+    def run(self, steps: int) -> float:
+        """Seconds for `steps` train steps, waiting for the last result."""
+        start = time.perf_counter()
+        for i in range(steps):
+            self.state, self.metrics = self.step(self.state, self.batches[i % len(self.batches)])
+        self._jax.block_until_ready((self.state, self.metrics))
+        return time.perf_counter() - start
+
+    def last_loss(self) -> float:
+        return float(self.metrics[self.loss_key])
+
+
+class TorchStep:
+    """Eager PyTorch step: zero_grad, `loss_fn(model, batch)`, backward, optimizer step.
+
+    `batches` are already torch tensors (converted once, outside the timed
+    loop, as jaxgen's are placed on device before timing)."""
+
+    def __init__(self, model, loss_fn, optimizer, batches):
+        self.model, self.loss_fn, self.optimizer, self.batches = model, loss_fn, optimizer, batches
+        self.num_params = sum(p.numel() for p in model.parameters())
+        self.loss = None
+
+    def run(self, steps: int) -> float:
+        start = time.perf_counter()
+        for i in range(steps):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model, self.batches[i % len(self.batches)])
+            loss.backward()
+            self.optimizer.step()
+        self.loss = loss.detach()
+        return time.perf_counter() - start
+
+    def last_loss(self) -> float:
+        return float(self.loss)
+
+
+def torch_nchw(host_batches) -> list:
+    """NHWC uint8 numpy batches -> NCHW uint8 torch tensors."""
+    import torch
+    return [torch.from_numpy(np.ascontiguousarray(b["image"].transpose(0, 3, 1, 2)))
+            for b in host_batches]
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def time_interleaved(impls: dict, batch_size: int, steps: int, repeats: int, warmup: int,
+                     label: str = "") -> dict:
+    """{name: {seconds_per_run, examples_per_second, ms_per_step, final_loss}} (median run)."""
+    for name, impl in impls.items():  # compile / warm caches, untimed
+        t = impl.run(warmup)
+        print(f"warmup {label}{name:20s} {warmup} steps {t:7.2f} s (incl. compile)", flush=True)
+    seconds = {name: [] for name in impls}
+    for r in range(repeats):
+        for name, impl in impls.items():
+            t = impl.run(steps)
+            seconds[name].append(t)
+            print(f"repeat {r + 1}/{repeats} {label}{name:20s} {steps} steps {t:7.3f} s "
+                  f"({steps * batch_size / t:8.1f} ex/s)", flush=True)
+    results = {}
+    for name, impl in impls.items():
+        med = statistics.median(seconds[name])
+        results[name] = {"seconds_per_run": [round(s, 4) for s in seconds[name]],
+                         "examples_per_second": round(steps * batch_size / med, 1),
+                         "ms_per_step": round(1000 * med / steps, 2),
+                         "final_loss": round(impl.last_loss(), 3)}
+    return results
+
+
+def ratios_to(results: dict, reference: str = "pytorch") -> dict:
+    ref = results[reference]["examples_per_second"]
+    return {f"{name}/{reference}": round(r["examples_per_second"] / ref, 3)
+            for name, r in results.items() if name != reference}
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def header_lines(report: dict) -> list[str]:
+    """The markdown lines every report starts with after its title."""
+    m, v = report["machine"], report["versions"]
+    load = report["load_average_before"], report.get("load_average_after")
+    return [f"- date: {report['date']}",
+            f"- command: `{report['command']}`",
+            f"- machine: {m['cpu']}, {m['cores']} cores (`torch.set_num_threads"
+            f"({report['threads']['torch.set_num_threads']})`; XLA uses all cores by default)",
+            f"- versions: jax {v['jax']}, jaxlib {v['jaxlib']}, flax {v['flax']}, "
+            f"torch {v['torch']}, python {v['python']}",
+            f"- load average (1, 5, 15 min) before / after: {load[0]} / {load[1]}"
+            + (" (the machine was busy: other jobs shared the cores)"
+               if load[0][0] > LOAD_WARNING else "")]
+
+
+def results_table(results: dict, reference: str = "pytorch") -> list[str]:
+    ref = results[reference]["examples_per_second"]
+    lines = [f"| implementation | ex/s | ms/step | seconds per run | vs {reference} |",
+             "|---|---:|---:|---|---:|"]
+    for name, r in results.items():
+        runs = ", ".join(f"{t:.3f}" for t in r["seconds_per_run"])
+        lines.append(f"| {name} | {r['examples_per_second']:.1f} | {r['ms_per_step']:.2f} | "
+                     f"{runs} | {r['examples_per_second'] / ref:.2f}x |")
+    return lines
+
+
+def write_report(out_dir: str, name: str, report: dict, to_markdown) -> None:
+    """Write NAME.json and NAME.md (`to_markdown(report)`), print the markdown and
+    warn about a busy machine."""
+    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    markdown = to_markdown(report)
+    os.makedirs(out_dir, exist_ok=True)
+    json_path, md_path = (os.path.join(out_dir, f"{name}.{ext}") for ext in ("json", "md"))
+    with open(json_path, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    with open(md_path, "w") as f:
+        f.write(markdown)
+    print(markdown)
+    if report["load_average_before"][0] > LOAD_WARNING:
+        print(f"warning: load average {report['load_average_before'][0]:.1f} before the run: "
+              "other processes shared the cores; the ratios were measured under that load",
+              file=sys.stderr)
+    print(f"wrote {json_path} and {md_path}")
