@@ -25,8 +25,6 @@ Results go to <out-dir>/vae_train_step.{json,md}.
 """
 from __future__ import annotations
 
-import numpy as np
-
 import harness
 
 PAD = 2  # 28x28 -> 32x32, the reference architecture's input size
