@@ -233,7 +233,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--sample-num", type=int, default=50)
+    p.add_argument("--sample-num", type=int, default=20)
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     args = p.parse_args(argv)
 

@@ -8,20 +8,19 @@ out=experiments/results/diffusion
 mkdir -p runs "$out"
 sweep() { nice -n 19 python experiments/diffusion/sweep.py "$@"; }
 
-# 1. Pixel-space conditional model (the config's 1200 steps, then continued to
-#    2000 with --config.steps; steps only schedules the work, so this equals one run).
+# 1. Pixel-space conditional model: the config's 1200 steps, then continued
+#    (steps only schedules the work, so this equals one run of 2000 steps; the
+#    recorded run was started with --config.steps=2400 and stopped with kill -9
+#    right after its step-2000 checkpoint, which is the state evaluated below).
 nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir runs/ddpm_pixel_cond
 nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir runs/ddpm_pixel_cond \
   --config.steps=2000
 
-# 2. Steps sweep, DDIM (eta 0) and DDPM (beta_tilde), guidance 0, N = 500 each;
-#    DDPM-1000 with its DDIM-50 partner at N = 100 (all the CPU time allowed).
+# 2. Steps sweep, DDIM (eta 0) and DDPM (beta_tilde), guidance 0, N = 500 each.
 sweep --workdir runs/ddpm_pixel_cond --num 500 --out $out/steps_sweep.jsonl \
   --set sampler=ddim,sample_steps=10 --set sampler=ddim,sample_steps=20 \
   --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=10 \
   --set sampler=ddpm,sample_steps=20 --set sampler=ddpm,sample_steps=50
-sweep --workdir runs/ddpm_pixel_cond --num 100 --batch 50 --out $out/steps_sweep.jsonl \
-  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=1000
 
 # 3. Guidance sweep, DDIM-20, N = 500 (w = 0 is the DDIM-20 row of step 2).
 sweep --workdir runs/ddpm_pixel_cond --num 500 --out $out/guidance_sweep.jsonl \
@@ -35,8 +34,12 @@ nice -n 19 jaxgen train --config experiments/diffusion/latent_vae32.py --workdir
 sweep --workdir runs/ddpm_latent_vae32 --num 500 --out $out/latent_sweep.jsonl \
   --set sampler=ddim,sample_steps=20 --set sampler=ddim,sample_steps=50
 
-# 6. Benchmark.
+# 6. Benchmark (train step vs PyTorch; sampler images/s).
 nice -n 19 python benchmarks/diffusion_train_step.py
 
 # 7. Pictures (forward process, reverse chain, guidance grids).
 nice -n 19 jaxgen eval --workdir runs/ddpm_pixel_cond --metrics pictures
+
+# 8. DDPM-1000 and its DDIM-50 partner at N = 100.
+sweep --workdir runs/ddpm_pixel_cond --num 100 --batch 50 --out $out/steps_sweep.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=1000
