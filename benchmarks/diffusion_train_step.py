@@ -19,25 +19,17 @@ Results go to <out-dir>/diffusion_train_step.{json,md}.
 """
 from __future__ import annotations
 
-import argparse
-import datetime
 import functools
-import json
 import math
 import os
-import platform
-import statistics
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vae_train_step import cpu_model, usable_cores  # noqa: E402  (shared machine helpers)
+import harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG_FILE = os.path.join(HERE, "..", "experiments", "diffusion", "pixel_cond.py")
-GOAL_RATIO = 1.5
 
 
 # --------------------------------------------------------------------------- jaxgen
@@ -47,35 +39,6 @@ def jaxgen_config(conv: str, batch_size: int):
     from jaxgen.engine.config import build_config
     return build_config(config_file=CONFIG_FILE,
                         overrides={"conv": conv, "batch_size": str(batch_size)})
-
-
-class JaxgenStep:
-    def __init__(self, conv: str, batch_size: int, host_batches):
-        import jax
-        from jaxgen import registry
-        from jaxgen.engine import sharding
-        from jaxgen.engine.keys import run_keys
-        from jaxgen.engine.loop import make_train_call
-
-        self._jax = jax
-        self.config = jaxgen_config(conv, batch_size)
-        family = registry.get("ddpm")
-        mesh = sharding.make_mesh()
-        keys = run_keys(self.config.seed)
-        state_sharding = sharding.replicated(mesh)
-        self.batches = [sharding.put_batch(b, mesh) for b in host_batches]
-        self.state = jax.jit(functools.partial(family.init, self.config),
-                             out_shardings=state_sharding)(keys.init, host_batches[0])
-        self.num_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(self.state.params))
-        self.step = make_train_call(family, self.config, keys.train, state_sharding, mesh)
-        self.metrics = None
-
-    def run(self, steps: int) -> float:
-        start = time.perf_counter()
-        for i in range(steps):
-            self.state, self.metrics = self.step(self.state, self.batches[i % len(self.batches)])
-        self._jax.block_until_ready((self.state, self.metrics))
-        return time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------- pytorch
@@ -160,40 +123,49 @@ def torch_unet(channels: int, mults, num_classes: int):
     return UNet()
 
 
-class TorchStep:
-    def __init__(self, config, host_batches):
-        import torch
-        self.torch = torch
-        torch.manual_seed(0)
-        self.model = torch_unet(config.channels, tuple(config.channel_mults), 10)
-        self.ema = [p.detach().clone() for p in self.model.parameters()]
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
-        betas = np.linspace(1e-4, 0.02, config.num_timesteps)
-        self.alpha_bar = torch.tensor(np.cumprod(1 - betas), dtype=torch.float32)
-        self.T, self.dropout = config.num_timesteps, config.label_dropout
-        self.batches = [(torch.from_numpy(np.ascontiguousarray(b["image"].transpose(0, 3, 1, 2))),
-                         torch.from_numpy(b["label"]).long()) for b in host_batches]
-        self.num_params = sum(p.numel() for p in self.model.parameters())
+class ClipAdamEMA:
+    """Adam after global-norm clipping at 1, then an EMA of the weights: the
+    optimizer part of the jaxgen step (optax.chain(clip, adam) + ema_update)."""
 
-    def run(self, steps: int) -> float:
-        torch = self.torch
-        start = time.perf_counter()
-        for i in range(steps):
-            pixels, labels = self.batches[i % len(self.batches)]
-            x0 = pixels.float() * (2 / 255) - 1
-            t = torch.randint(0, self.T, (len(x0),))
-            eps = torch.randn_like(x0)
-            ab = self.alpha_bar[t][:, None, None, None]
-            labels = torch.where(torch.rand(len(x0)) < self.dropout, 10, labels)
-            loss = torch.mean((self.model(ab.sqrt() * x0 + (1 - ab).sqrt() * eps, t, labels)
-                               - eps) ** 2)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.optimizer.step()
-            with torch.no_grad():
-                torch._foreach_lerp_(self.ema, list(self.model.parameters()), 0.005)
-        return time.perf_counter() - start
+    def __init__(self, model, lr: float, ema_rate: float):
+        import torch
+        self.torch, self.params = torch, list(model.parameters())
+        self.adam = torch.optim.Adam(self.params, lr=lr)
+        self.ema = [p.detach().clone() for p in self.params]
+        self.ema_rate = ema_rate
+
+    def zero_grad(self, set_to_none=True):
+        self.adam.zero_grad(set_to_none=set_to_none)
+
+    def step(self):
+        self.torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.adam.step()
+        with self.torch.no_grad():
+            self.torch._foreach_lerp_(self.ema, self.params, self.ema_rate)
+
+
+def torch_step(config, host_batches) -> harness.TorchStep:
+    """Eager PyTorch step of the same objective: t, noise and label dropout drawn,
+    eps-MSE, backward, clip + Adam + EMA."""
+    import torch
+    torch.manual_seed(0)
+    model = torch_unet(config.channels, tuple(config.channel_mults), 10)
+    betas = np.linspace(config.beta_start, config.beta_end, config.num_timesteps)
+    alpha_bar = torch.tensor(np.cumprod(1 - betas), dtype=torch.float32)
+
+    def loss_fn(m, batch):
+        pixels, labels = batch
+        x0 = pixels.float() * (2 / 255) - 1
+        t = torch.randint(0, config.num_timesteps, (len(x0),))
+        eps = torch.randn_like(x0)
+        ab = alpha_bar[t][:, None, None, None]
+        labels = torch.where(torch.rand(len(x0)) < config.label_dropout, 10, labels)
+        return torch.mean((m(ab.sqrt() * x0 + (1 - ab).sqrt() * eps, t, labels) - eps) ** 2)
+
+    batches = [(pixels, torch.from_numpy(b["label"]).long())
+               for pixels, b in zip(harness.torch_nchw(host_batches), host_batches)]
+    return harness.TorchStep(model, loss_fn, ClipAdamEMA(model, config.learning_rate,
+                                                         1 - config.ema_decay), batches)
 
 
 # --------------------------------------------------------------------------- samplers
@@ -228,89 +200,58 @@ SAMPLERS = {"ddim-10": {"sampler": "ddim", "sample_steps": "10"},
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=2)
+    p = harness.arg_parser(__doc__.split("\n")[0], steps=5, repeats=3)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--sample-num", type=int, default=20)
-    p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    p.add_argument("--sample-num", type=int, default=20, help="images per sampler call")
     args = p.parse_args(argv)
-
-    import jax
-    import torch
-    cores = usable_cores()
-    torch.set_num_threads(cores)
-    load_before = os.getloadavg()
-    rng = np.random.default_rng(0)
-    host_batches = [{"image": rng.integers(0, 256, (args.batch_size, 28, 28, 1), np.uint8),
-                     "label": rng.integers(0, 10, (args.batch_size,), np.int32)}
-                    for _ in range(4)]
-    impls = {f"jaxgen[{conv}]": JaxgenStep(conv, args.batch_size, host_batches)
+    harness.setup_torch()
+    report = {"benchmark": "diffusion_train_step", **harness.environment(),
+              "command": "nice -n 19 " + harness.command_line("diffusion_train_step.py", argv)}
+    host_batches = harness.random_image_batches(args.batch_size, args.num_batches)
+    impls = {f"jaxgen[{conv}]": harness.EngineStep(jaxgen_config(conv, args.batch_size),
+                                                   host_batches)
              for conv in ("flax", "fast")}
-    impls["pytorch"] = TorchStep(impls["jaxgen[flax]"].config, host_batches)
-    counts = {name: impl.num_params for name, impl in impls.items()}
-    if len(set(counts.values())) != 1:
-        raise SystemExit(f"architectures differ: parameter counts {counts}")
-    for name, impl in impls.items():
-        print(f"warmup {name:14s} {impl.run(args.warmup):7.2f} s (incl. compile)", flush=True)
-    seconds = {name: [] for name in impls}
-    for r in range(args.repeats):
-        for name, impl in impls.items():
-            seconds[name].append(impl.run(args.steps))
-            print(f"repeat {r + 1} {name:14s} {args.batch_size * args.steps / seconds[name][-1]:8.1f}"
-                  " ex/s", flush=True)
-    eps = {n: args.steps * args.batch_size / statistics.median(s) for n, s in seconds.items()}
+    impls["pytorch"] = torch_step(impls["jaxgen[flax]"].config, host_batches)
+    num_params = harness.check_same_size(impls)
+    results = harness.time_interleaved(impls, args.batch_size, args.steps, args.repeats,
+                                       args.warmup)
+    ratios = harness.ratios_to(results)
     samplers = sampler_images_per_second(SAMPLERS, args.sample_num)
     speedup = samplers["ddim-50"]["images_per_second"] / samplers["ddpm-1000"]["images_per_second"]
-    report = {
-        "benchmark": "diffusion_train_step",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": "nice -n 19 python benchmarks/diffusion_train_step.py " + " ".join(argv or sys.argv[1:]),
-        "machine": {"cpu": cpu_model(), "cores": cores, "platform": platform.platform(),
-                    "note": "2-core CPU shared with other jobs; run under nice -n 19"},
-        "load_average_before_after": [list(load_before), list(os.getloadavg())],
-        "versions": {"jax": jax.__version__, "torch": torch.__version__},
-        "settings": vars(args) | {"parameters": counts["pytorch"], "config": "pixel_cond.py"},
-        "train_examples_per_second": {n: round(v, 1) for n, v in eps.items()},
-        "seconds_per_run": {n: [round(x, 3) for x in s] for n, s in seconds.items()},
-        "ratios": {f"{n}/pytorch": round(eps[n] / eps["pytorch"], 3) for n in impls
-                   if n != "pytorch"},
-        "samplers": samplers,
+    report.update({
+        "settings": {"batch_size": args.batch_size, "steps_per_run": args.steps,
+                     "repeats": args.repeats, "warmup_steps": args.warmup,
+                     "num_batches": args.num_batches, "sample_num": args.sample_num,
+                     "parameters": num_params, "config": "experiments/diffusion/pixel_cond.py",
+                     "data": "random uint8 [B, 28, 28, 1] and labels, same batches for all"},
+        "results": results, "ratios": ratios, "samplers": samplers,
         "ddim50_over_ddpm1000_speed": round(speedup, 2),
-    }
-    report["goal_train_ratio_met"] = max(report["ratios"].values()) >= GOAL_RATIO
-    print(json.dumps(report["train_examples_per_second"]), json.dumps(report["ratios"]))
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, "diffusion_train_step.json"), "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    with open(os.path.join(args.out_dir, "diffusion_train_step.md"), "w") as f:
-        f.write(markdown(report))
+        "goal": {"jaxgen/pytorch >=": harness.GOAL_RATIO,
+                 "met": max(ratios.values()) >= harness.GOAL_RATIO,
+                 "ddim50/ddpm1000 speed >=": 20, "speed_met": speedup >= 20}})
+    harness.write_report(args.out_dir, "diffusion_train_step", report, markdown)
     return report
 
 
 def markdown(report: dict) -> str:
+    s = report["settings"]
     lines = ["# Diffusion U-Net train step: jaxgen vs PyTorch eager; sampler speed", "",
-             f"- date: {report['date']}", f"- command: `{report['command']}`",
-             f"- machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
-             f"{report['machine']['note']}; load average before/after "
-             f"{report['load_average_before_after']}",
-             f"- versions: jax {report['versions']['jax']}, torch {report['versions']['torch']}",
-             f"- U-Net of experiments/diffusion/pixel_cond.py, {report['settings']['parameters']} "
-             f"parameters, batch {report['settings']['batch_size']}, "
-             f"{report['settings']['repeats']} interleaved runs of {report['settings']['steps']} "
-             "steps, median", "", "| implementation | ex/s | vs PyTorch |", "|---|---:|---:|"]
-    torch_eps = report["train_examples_per_second"]["pytorch"]
-    for name, v in report["train_examples_per_second"].items():
-        lines.append(f"| {name} | {v:.1f} | {v / torch_eps:.2f}x |")
-    lines += ["", f"Sampling ({report['settings']['sample_num']} images per call, jitted "
-              "lax.scan chain, compile excluded):", "", "| sampler | images/s | s/image |",
-              "|---|---:|---:|"]
+             *harness.header_lines(report),
+             f"- U-Net of {s['config']}, {s['parameters']} parameters, batch {s['batch_size']}; "
+             f"{s['data']}",
+             f"- {s['warmup_steps']} warmup steps, then {s['repeats']} interleaved runs of "
+             f"{s['steps_per_run']} steps each; median reported", "",
+             *harness.results_table(report["results"]), "",
+             "Ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items()), "",
+             f"Goal (jaxgen >= {harness.GOAL_RATIO}x PyTorch): "
+             f"{'met' if report['goal']['met'] else 'not met'}.", "",
+             f"Sampling, jaxgen `ddpm` family `sample` ({s['sample_num']} images per call, one "
+             "jitted lax.scan chain, compile excluded, untrained weights: speed does not depend "
+             "on them):", "", "| sampler | images/s | s/image |", "|---|---:|---:|"]
     for name, v in report["samplers"].items():
         lines.append(f"| {name} | {v['images_per_second']:.2f} | {v['seconds_per_image']:.4f} |")
     lines += ["", f"DDIM-50 / DDPM-1000 speed: {report['ddim50_over_ddpm1000_speed']:.1f}x "
-              "(goal >= 20x).", ""]
+              f"(goal >= 20x: {'met' if report['goal']['speed_met'] else 'not met'}).", ""]
     return "\n".join(lines)
 
 
