@@ -5,8 +5,8 @@ batches:
 
   jaxgen[fast]       the engine's own jitted, state-donated step
                      (`jaxgen.engine.loop.make_train_call`) with the default
-                     decoder: GEMM-form transposed convs and output conv with
-                     hand-written gradients (`jaxgen.nn.fast_conv`);
+                     decoder (`jaxgen.nn.fast_conv`): transposed convs with a
+                     GEMM weight gradient, output conv as GEMMs;
   jaxgen[subpixel]   the same step, decoder upsampling as sub-pixel convolutions;
   jaxgen[transpose]  the same step with flax `nn.ConvTranspose` in the decoder
                      (all three: same function and parameters);
@@ -157,8 +157,9 @@ def markdown(report: dict) -> str:
         f"{'met' if report['goal']['met'] else 'not met'}.",
         "",
         "jaxgen: the engine's jitted train step with the state donated "
-        "(`jaxgen.engine.loop.make_train_call`); `fast` (the default) computes the decoder's "
-        "stride-2 transposed convolutions and output conv as GEMMs with hand-written "
+        "(`jaxgen.engine.loop.make_train_call`); `fast` (the default) keeps XLA's forward and "
+        "input gradient of the decoder's stride-2 transposed convolutions and replaces their "
+        "weight gradient by one GEMM, and computes the output conv as GEMMs with hand-written "
         "gradients (`jaxgen.nn.fast_conv`), `subpixel` as convolution + depth-to-space, "
         "`transpose` uses flax `nn.ConvTranspose` (all the same function and parameters). "
         "PyTorch: eager step "
