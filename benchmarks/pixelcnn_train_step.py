@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vae_train_step import GOAL_RATIO, cpu_model, usable_cores  # noqa: E402  shared machinery
+from harness import GOAL_RATIO, cpu_model, usable_cores  # noqa: E402  shared machinery
 
 ARCH = dict(channels=32, num_layers=6, kernel_size=3, first_kernel_size=7, head_hidden=64,
             num_mixtures=5)
