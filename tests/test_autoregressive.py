@@ -75,6 +75,7 @@ def test_tap_conv_equals_a_masked_xla_convolution(taps):
     assert np.all((np.abs(kernel).sum((2, 3)) > 0) == taps_mask(taps, k).astype(bool))
     expected = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    expected = expected + params["params"]["bias"]
     np.testing.assert_allclose(conv.apply(params, x), expected, rtol=1e-5, atol=1e-5)
 
 
