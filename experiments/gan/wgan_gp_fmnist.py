@@ -12,7 +12,7 @@ def get_config():
     c.family = "wgan_gp"
     c.dataset = "fashion_mnist"
     c.batch_size = 320
-    c.steps = STEPS
+    c.steps = 1000
     c.ema_decay = 0.999     # sample grids from raw and EMA weights (jaxgen eval --metrics pictures)
     c.log_every = 100
     c.sample_every = 1000
