@@ -31,11 +31,10 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vae_train_step import LOAD_WARNING, cpu_model, usable_cores  # noqa: E402
+from harness import GOAL_RATIO, LOAD_WARNING, cpu_model, usable_cores  # noqa: E402
 
 CONFIG_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
                            "experiments", "flows", "realnvp_fmnist.py")
-GOAL_RATIO = 1.5  # the target: jaxgen at least 1.5x PyTorch eager
 
 
 # --------------------------------------------------------------------------- jaxgen

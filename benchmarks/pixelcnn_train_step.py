@@ -19,27 +19,15 @@ Results go to <out-dir>/pixelcnn_train_step.{json,md}.
 """
 from __future__ import annotations
 
-import argparse
-import datetime
 import functools
-import json
-import os
-import platform
-import shlex
-import statistics
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import GOAL_RATIO, cpu_model, usable_cores  # noqa: E402  shared machinery
+import harness
 
 ARCH = dict(channels=32, num_layers=6, kernel_size=3, first_kernel_size=7, head_hidden=64,
             num_mixtures=5)
-
-
-# --------------------------------------------------------------------------- jaxgen
 
 
 def jaxgen_config(batch_size: int):
@@ -48,39 +36,6 @@ def jaxgen_config(batch_size: int):
     overrides.update(architecture="gated", head="logistic_mixture", batch_size=str(batch_size),
                      grad_clip_norm="0", learning_rate="0.001")
     return build_config("pixelcnn", overrides=overrides)
-
-
-class JaxgenStep:
-    """The engine's jitted, donated train step on pre-placed batches."""
-
-    def __init__(self, config, host_batches):
-        import jax
-        from jaxgen import registry
-        from jaxgen.engine import sharding
-        from jaxgen.engine.keys import run_keys
-        from jaxgen.engine.loop import make_train_call
-
-        self._jax = jax
-        family = registry.get(config.family)
-        mesh = sharding.make_mesh()
-        keys = run_keys(config.seed)
-        state_sharding = sharding.replicated(mesh)
-        self.batches = [sharding.put_batch(b, mesh) for b in host_batches]
-        self.state = jax.jit(functools.partial(family.init, config),
-                             out_shardings=state_sharding)(keys.init, host_batches[0])
-        self.num_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(self.state.params))
-        self.step = make_train_call(family, config, keys.train, state_sharding, mesh)
-        self.metrics = None
-
-    def run(self, steps: int) -> float:
-        start = time.perf_counter()
-        for i in range(steps):
-            self.state, self.metrics = self.step(self.state, self.batches[i % len(self.batches)])
-        self._jax.block_until_ready((self.state, self.metrics))
-        return time.perf_counter() - start
-
-    def last_loss(self) -> float:
-        return float(self.metrics["loss"])
 
 
 # --------------------------------------------------------------------------- PyTorch
@@ -149,31 +104,14 @@ def build_torch_gated_pixelcnn():
     return GatedPixelCNN()
 
 
-class TorchStep:
+def torch_step(host_batches, seed: int = 0) -> harness.TorchStep:
     """Eager PyTorch train step: zero_grad, forward, loss, backward, Adam step."""
-
-    def __init__(self, host_batches, seed: int = 0):
-        import torch
-        torch.manual_seed(seed)
-        self.model = build_torch_gated_pixelcnn()
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
-        self.batches = [torch.from_numpy(np.ascontiguousarray(b["image"].transpose(0, 3, 1, 2)))
-                        for b in host_batches]
-        self.num_params = sum(p.numel() for p in self.model.parameters())
-        self.loss = None
-
-    def run(self, steps: int) -> float:
-        start = time.perf_counter()
-        for i in range(steps):
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = self.model.loss(self.batches[i % len(self.batches)])
-            loss.backward()
-            self.optimizer.step()
-        self.loss = loss.detach()
-        return time.perf_counter() - start
-
-    def last_loss(self) -> float:
-        return float(self.loss)
+    import torch
+    torch.manual_seed(seed)
+    model = build_torch_gated_pixelcnn()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return harness.TorchStep(model, lambda m, pixels: m.loss(pixels), optimizer,
+                             harness.torch_nchw(host_batches))
 
 
 # --------------------------------------------------------------------------- samplers
@@ -204,111 +142,58 @@ def time_samplers(config, state, num: int) -> dict:
 # --------------------------------------------------------------------------- main
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=10, help="train steps per timed run")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=2)
+def main(argv=None) -> dict:
+    p = harness.arg_parser(__doc__.split("\n")[0], steps=10, repeats=3)
+    p.set_defaults(warmup=2)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--sample-num", type=int, default=4, help="images per sampler call")
-    p.add_argument("--out-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                     "results"))
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/pixelcnn_train_step.py",
-                                                             *(sys.argv[1:] if argv is None
-                                                               else argv)])
-    import jax
-    import torch
-
-    cores = usable_cores()
-    torch.set_num_threads(cores)
-    load_before = os.getloadavg()
-    rng = np.random.default_rng(0)
-    host_batches = [{"image": rng.integers(0, 256, (args.batch_size, 28, 28, 1), np.uint8),
-                     "label": rng.integers(0, 10, (args.batch_size,), np.int32)}
-                    for _ in range(4)]
+    args = p.parse_args(argv)
+    harness.setup_torch()
+    report = {"benchmark": "pixelcnn_train_step", **harness.environment(),
+              "command": harness.command_line("pixelcnn_train_step.py", argv)}
+    host_batches = harness.random_image_batches(args.batch_size, args.num_batches)
     config = jaxgen_config(args.batch_size)
-    impls = {"jaxgen": JaxgenStep(config, host_batches), "pytorch": TorchStep(host_batches)}
-    counts = {name: impl.num_params for name, impl in impls.items()}
-    if len(set(counts.values())) != 1:
-        raise SystemExit(f"architectures differ: parameter counts {counts}")
-    print(f"# gated PixelCNN train step, batch {args.batch_size}, {counts['pytorch']} parameters; "
-          f"{cpu_model()}, {cores} cores", flush=True)
-    for name, impl in impls.items():
-        print(f"warmup {name}: {impl.run(args.warmup):.2f} s (incl. compile)", flush=True)
-    seconds = {name: [] for name in impls}
-    for r in range(args.repeats):
-        for name, impl in impls.items():
-            seconds[name].append(impl.run(args.steps))
-            print(f"repeat {r + 1} {name}: {seconds[name][-1]:.3f} s", flush=True)
-    results = {}
-    for name in impls:
-        med = statistics.median(seconds[name])
-        results[name] = {"seconds_per_run": [round(s, 3) for s in seconds[name]],
-                         "examples_per_second": round(args.steps * args.batch_size / med, 2),
-                         "ms_per_step": round(1000 * med / args.steps, 1),
-                         "final_loss": round(impls[name].last_loss(), 1)}
-    ratio = results["jaxgen"]["examples_per_second"] / results["pytorch"]["examples_per_second"]
+    impls = {"jaxgen": harness.EngineStep(config, host_batches),
+             "pytorch": torch_step(host_batches)}
+    num_params = harness.check_same_size(impls)
+    results = harness.time_interleaved(impls, args.batch_size, args.steps, args.repeats,
+                                       args.warmup)
+    ratio = harness.ratios_to(results)["jaxgen/pytorch"]
     print("timing samplers ...", flush=True)
     samplers = time_samplers(config, impls["jaxgen"].state, args.sample_num)
-    report = {
-        "benchmark": "pixelcnn_train_step",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": command,
-        "machine": {"cpu": cpu_model(), "cores": cores, "platform": platform.platform()},
-        "load_average_1_5_15min": {"before": [round(x, 2) for x in load_before],
-                                   "after": [round(x, 2) for x in os.getloadavg()]},
-        "versions": {"jax": jax.__version__, "torch": torch.__version__},
+    report.update({
         "settings": {"batch_size": args.batch_size, "steps_per_run": args.steps,
-                     "repeats": args.repeats, "architecture": ARCH,
-                     "parameters": counts["pytorch"], "optimizer": "Adam lr 1e-3",
+                     "repeats": args.repeats, "warmup_steps": args.warmup,
+                     "num_batches": args.num_batches, "architecture": ARCH,
+                     "parameters": num_params, "optimizer": "Adam lr 1e-3",
                      "data": "random uint8 [B, 28, 28, 1]"},
         "train_step": results,
-        "jaxgen/pytorch": round(ratio, 3),
-        "goal": {"jaxgen/pytorch >=": GOAL_RATIO, "met": ratio >= GOAL_RATIO},
+        "jaxgen/pytorch": ratio,
+        "goal": {"jaxgen/pytorch >=": harness.GOAL_RATIO, "met": ratio >= harness.GOAL_RATIO},
         "samplers": samplers,
-    }
-    print(json.dumps({k: report[k] for k in ("train_step", "jaxgen/pytorch", "samplers")},
-                     indent=1))
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, "pixelcnn_train_step.json"), "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    with open(os.path.join(args.out_dir, "pixelcnn_train_step.md"), "w") as f:
-        f.write(markdown(report))
+    })
+    harness.write_report(args.out_dir, "pixelcnn_train_step", report, markdown)
     return report
 
 
 def markdown(report: dict) -> str:
-    s, t, smp = report["settings"], report["train_step"], report["samplers"]
+    s, smp = report["settings"], report["samplers"]
     lines = [
         "# Gated PixelCNN: train step vs PyTorch eager; naive vs cached sampler", "",
-        f"- date: {report['date']}; command: `{report['command']}`",
-        f"- machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
-        "**shared with other jobs** (load average before / after: "
-        f"{report['load_average_1_5_15min']['before']} / "
-        f"{report['load_average_1_5_15min']['after']})",
-        f"- versions: jax {report['versions']['jax']}, torch {report['versions']['torch']}",
+        *harness.header_lines(report),
         f"- network {s['architecture']}, {s['parameters']} parameters, batch {s['batch_size']}, "
-        f"{s['optimizer']}, {s['data']}; {s['repeats']} interleaved runs of "
-        f"{s['steps_per_run']} steps, median", "",
-        "| implementation | ex/s | ms/step | seconds per run |", "|---|---:|---:|---|"]
-    for name, r in t.items():
-        lines.append(f"| {name} | {r['examples_per_second']} | {r['ms_per_step']} | "
-                     f"{r['seconds_per_run']} |")
-    lines += ["", f"jaxgen / PyTorch: **{report['jaxgen/pytorch']:.2f}x** (goal >= "
-              f"{report['goal']['jaxgen/pytorch >=']}: "
-              f"{'met' if report['goal']['met'] else 'not met'}).", "",
-              f"Samplers ({smp['num_images']} images per call, jitted, compiled beforehand):", "",
-              "| sampler | seconds | images/s |", "|---|---:|---:|"]
-    for name in ("naive", "cached"):
-        lines.append(f"| {name} | {smp[name]['seconds']} | {smp[name]['images_per_second']} |")
-    lines += ["", f"cached / naive: **{smp['cached/naive']}x**; identical samples for the same "
-              f"key: {smp['identical_samples']}.", ""]
+        f"{s['optimizer']}, {s['data']}; {s['warmup_steps']} warmup steps, then {s['repeats']} "
+        f"interleaved runs of {s['steps_per_run']} steps, median", "",
+        *harness.results_table(report["train_step"]), "",
+        f"jaxgen / PyTorch: **{report['jaxgen/pytorch']:.2f}x** (goal >= "
+        f"{report['goal']['jaxgen/pytorch >=']}: "
+        f"{'met' if report['goal']['met'] else 'not met'}).", "",
+        f"Samplers ({smp['num_images']} images per call, jitted, compiled beforehand):", "",
+        "| sampler | seconds | images/s |", "|---|---:|---:|",
+        *(f"| {name} | {smp[name]['seconds']} | {smp[name]['images_per_second']} |"
+          for name in ("naive", "cached")), "",
+        f"cached / naive: **{smp['cached/naive']}x**; identical samples for the same "
+        f"key: {smp['identical_samples']}.", ""]
     return "\n".join(lines)
 
 
