@@ -161,13 +161,15 @@ class EngineStep:
 
 
 class TorchStep:
-    """Eager PyTorch step: zero_grad, `loss_fn(model, batch)`, backward, optimizer step.
+    """Eager PyTorch step: zero_grad, `loss_fn(model, batch)`, backward, optional
+    gradient clipping, optimizer step.
 
     `batches` are already torch tensors (converted once, outside the timed
     loop, as jaxgen's are placed on device before timing)."""
 
-    def __init__(self, model, loss_fn, optimizer, batches):
+    def __init__(self, model, loss_fn, optimizer, batches, clip_norm: float | None = None):
         self.model, self.loss_fn, self.optimizer, self.batches = model, loss_fn, optimizer, batches
+        self.clip_norm = clip_norm  # global-norm gradient clipping before the step, if set
         self.num_params = sum(p.numel() for p in model.parameters())
         self.loss = None
 
@@ -177,6 +179,9 @@ class TorchStep:
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.loss_fn(self.model, self.batches[i % len(self.batches)])
             loss.backward()
+            if self.clip_norm is not None:
+                import torch
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
             self.optimizer.step()
         self.loss = loss.detach()
         return time.perf_counter() - start
