@@ -4,22 +4,15 @@ alternating halves and MLP conditioners; density heat-map via `pictures`.
     nice -n 19 jaxgen train --config experiments/flows/realnvp_checkerboard.py --workdir runs/flows/realnvp_checkerboard
     nice -n 19 jaxgen eval --workdir runs/flows/realnvp_checkerboard --metrics nll,pictures --num 10000
 """
-import ml_collections
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import realnvp_moons  # noqa: E402
 
 
 def get_config():
-    c = ml_collections.ConfigDict()
-    c.family = "realnvp"
+    """The moons configuration (realnvp_moons.py) on checkerboard."""
+    c = realnvp_moons.get_config()
     c.dataset = "checkerboard"
-    c.toy_steps = 8
-    c.hidden = 64
-    c.num_blocks = 1
-    c.batch_size = 256
-    c.steps = 4000
-    c.learning_rate = 1e-3
-    c.log_every = 200
-    c.eval_every = 1000
-    c.ckpt_every = 2000
-    c.sample_every = 4000
-    c.seed = 0
     return c

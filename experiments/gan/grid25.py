@@ -4,27 +4,15 @@ with the lab's MLPs (penalty 0.1, 5 critic updates of 64 points, cosine learning
     nice -n 19 jaxgen train --config experiments/gan/grid25.py --workdir runs/gan/grid25 --config.seed=0
     nice -n 19 jaxgen eval --workdir runs/gan/grid25 --metrics modes --num 2500
 """
-import ml_collections
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ring8  # noqa: E402
 
 
 def get_config():
-    c = ml_collections.ConfigDict()
-    c.family = "wgan_gp"
+    """The ring8 configuration (experiments/gan/ring8.py) on grid25."""
+    c = ring8.get_config()
     c.dataset = "grid25"
-    c.arch = "mlp"
-    c.latent_dim = 2
-    c.g_hidden = (128, 128, 128)
-    c.d_hidden = (128, 128, 128)
-    c.activation = "relu"
-    c.d_dropout = 0.0
-    c.gp_weight = 0.1
-    c.batch_size = 5 * 64
-    c.g_learning_rate = 1e-3
-    c.d_learning_rate = 1e-3
-    c.steps = 2000
-    c.lr_decay_steps = 2000
-    c.steps_per_call = 100
-    c.log_every = 500
-    c.num_grid = 1000
-    c.seed = 0
     return c
