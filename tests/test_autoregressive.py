@@ -114,7 +114,7 @@ def test_plain_pixelcnn_has_a_blind_spot_and_the_gated_one_does_not():
     """Enough layers that the receptive fields cover the 5x5 image: every pixel
     before the last row's centre is seen by the gated network; the plain one
     misses pixels up and to the right (e.g. (3, 4) from (4, 2))."""
-    height = width = 5
+    width = 5
     p = 4 * width + 2
     seen_plain = dependencies_5x5("plain")[p, :p]
     seen_gated = dependencies_5x5("gated")[p, :p]

@@ -27,7 +27,7 @@ import jax
 import numpy as np
 
 import jaxgen
-from jaxgen.engine.config import apply_overrides, build_config, flatten, load_config_file
+from jaxgen.engine.config import apply_overrides, build_config, flatten
 from jaxgen.engine.loop import train
 from jaxgen.gan.pictures import save_panels
 from jaxgen.metrics.modes import toy_mode_coverage

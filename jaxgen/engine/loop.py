@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import signal
 import threading
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data, registry

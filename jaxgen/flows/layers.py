@@ -14,7 +14,6 @@ i.e. 1x1 convolutions).
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import flax.linen as nn
 import jax
