@@ -10,12 +10,17 @@ import pytest
 
 from jaxgen.autoregressive import likelihoods, sampling
 from jaxgen.autoregressive.models import GatedPixelCNN, PixelCNN
+from jaxgen.autoregressive.pixelcnn_pp import (PixelCNNPP, ShiftedConv, down_right_taps,
+                                               num_blocks)
 from jaxgen.autoregressive.pixelrnn import RowLSTM
 from jaxgen.nn.masked import (TapConv, horizontal_taps, pad_buffer, raster_causal_taps,
                               taps_mask, vertical_taps)
 
 TINY = dict(channels=6, num_layers=2, head_hidden=8, num_mixtures=2, first_kernel_size=3)
-NETWORKS = {"plain": PixelCNN, "gated": GatedPixelCNN, "rowlstm": RowLSTM}
+NETWORKS = {"plain": PixelCNN, "gated": GatedPixelCNN, "rowlstm": RowLSTM,
+            # One down/up level: 5x5 -> 3x3 -> 5x5 (odd: rounded up, then cropped).
+            "pixelcnn_pp": functools.partial(PixelCNNPP, num_levels=2)}
+LAYERS_5X5 = {"rowlstm": 2, "pixelcnn_pp": 1}  # 4 for the others
 
 
 def init_network(cls, shape=(1, 5, 5), **fields):
@@ -38,24 +43,27 @@ def random_params(shapes, seed=0):
     return jax.tree.map(draw, shapes)
 
 
-def dependency_matrix(model, params, height, width):
+def dependency_matrix(model, params, height, width, num_inputs=1):
     """D[p, q] = True iff some output at pixel p has a nonzero derivative with
-    respect to the input at pixel q (raster indices), from the full Jacobian."""
-    x = jax.random.normal(jax.random.key(2), (1, height, width, model.input_channels))
+    respect to the input at pixel q (raster indices), from the full Jacobian,
+    OR-ed over `num_inputs` random inputs (at one input a pixel's ReLUs in the
+    head can all be off, which hides every dependency of that pixel)."""
+    x = jax.random.normal(jax.random.key(2), (num_inputs, height, width, model.input_channels))
 
     def out(features):
         return model.apply(params, features, method="from_features")[0]  # [H, W, n]
 
-    jac = jax.jit(jax.jacfwd(out))(x)  # [H, W, n, 1, H, W, C]
-    dep = jnp.any(jac != 0, axis=(2, 3, 6))  # [H, W, H, W]
+    jac = jax.jit(jax.vmap(jax.jacfwd(out)))(x[:, None])  # [N, H, W, n, 1, H, W, C]
+    dep = jnp.any(jac != 0, axis=(0, 3, 4, 7))  # [H, W, H, W]
     return np.asarray(dep).reshape(height * width, height * width)
 
 
 @functools.lru_cache(maxsize=None)
 def dependencies_5x5(name):
-    """Dependency matrix of a 4-layer network on a 5x5 grid (shared by two tests)."""
-    model, params = init_network(NETWORKS[name], num_layers=4 if name != "rowlstm" else 2)
-    return dependency_matrix(model, params, 5, 5)
+    """Dependency matrix of a deep enough network (4 layers, fewer where
+    LAYERS_5X5 says) on a 5x5 grid, OR-ed over three inputs (shared by tests)."""
+    model, params = init_network(NETWORKS[name], num_layers=LAYERS_5X5.get(name, 4))
+    return dependency_matrix(model, params, 5, 5, num_inputs=3)
 
 
 # ----------------------------------------------------------------- masked layers
@@ -123,15 +131,68 @@ def test_plain_pixelcnn_has_a_blind_spot_and_the_gated_one_does_not():
     assert (3, 4) in blind and all(i < 4 and j > 2 for i, j in blind), blind
 
 
+def test_pixelcnn_pp_depends_on_exactly_every_earlier_pixel():
+    """5x5 through the U-Net (5 -> 3 -> 5), one block per resolution: the
+    dependency matrix is exactly the strict lower triangle. No later pixel
+    leaks in through the strided convolutions or the sub-pixel upsampling
+    (rounding 5 up to 6 and cropping included), and no earlier one is missed:
+    no blind spot, the u / ul union covers the rows above in full."""
+    np.testing.assert_array_equal(dependencies_5x5("pixelcnn_pp"),
+                                  np.tril(np.ones((25, 25), bool), -1))
+
+
+def test_pixelcnn_pp_on_28x28_has_three_resolutions():
+    """The family's grid: 28 -> 14 -> 7 and back (shapes only: no compilation)."""
+    model, params = init_network(PixelCNNPP, shape=(2, 28, 28), channels=4, num_layers=1,
+                                 head="logistic_mixture", num_classes=3)
+    n_down, n_up = num_blocks(3, 1)
+    assert (n_down, n_up) == (3, 5)
+    names = set(params["params"])
+    assert {"u_down_1", "ul_up_1", f"ul_blocks_{n_down + n_up - 1}"} <= names
+    assert "u_down_2" not in names
+    out = jax.eval_shape(model.apply, params, jnp.zeros((2, 28, 28), jnp.int32),
+                         jnp.ones((2, 3)), jax.random.key(0))
+    assert out.shape == (2, 28, 28, 3 * TINY["num_mixtures"])
+
+
+def test_pixelcnn_pp_naive_sampler_follows_the_labels_and_the_cached_one_is_refused():
+    """3x4 -> 2x2 -> 3x4: the naive sampler draws valid values; a different
+    label (class biases) gives a different grid from the same key."""
+    height, width, num = 3, 4, 3
+    model, params = init_network(NETWORKS["pixelcnn_pp"], shape=(1, height, width),
+                                 num_layers=1, head="logistic_mixture", num_classes=3)
+    key = jax.random.key(7)
+    naive = jax.jit(lambda c: sampling.sample_naive(model, params, key, num, height, width, c))
+    labels = jnp.arange(num) % 3
+    a = np.asarray(naive(jax.nn.one_hot(labels, 3)))
+    b = np.asarray(naive(jax.nn.one_hot(2 - labels, 3)))
+    assert a.min() >= 0 and a.max() < 256 and len(np.unique(a)) > 3
+    assert np.any(a != b)
+    with pytest.raises(NotImplementedError, match="naive"):
+        sampling.sample_cached(model, params, key, num, height, width)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_shifted_conv_is_a_tap_conv_evaluated_every_stride_pixels(stride):
+    taps = down_right_taps(3)
+    x = jax.random.normal(jax.random.key(0), (2, 7, 6, 3))
+    conv = TapConv(features=4, in_features=3, taps=taps)
+    params = random_params(jax.eval_shape(conv.init, jax.random.key(1), x))
+    expected = jax.jit(conv.apply)(params, x)[:, ::stride, ::stride]
+    shifted = ShiftedConv(features=4, in_features=3, taps=taps, stride=stride)
+    np.testing.assert_allclose(jax.jit(shifted.apply)(params, x), expected, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_probabilities_of_all_grids_sum_to_one(name):
     """Exact normalisation by enumeration: 4 categories on a 2x3 grid, 4096 grids.
     This fails if any conditional peeks at its own or a later pixel."""
     k, shape = 4, (2, 3)
     model, params = init_network(NETWORKS[name], shape=(1, *shape), num_categories=k,
-                                 input_embedding=3)
+                                 input_embedding=3,
+                                 num_layers=1 if name == "pixelcnn_pp" else TINY["num_layers"])
     grids = jnp.asarray(list(itertools.product(range(k), repeat=6)), jnp.int32).reshape(-1, *shape)
-    out = model.apply(params, grids)
+    out = jax.jit(model.apply)(params, grids)  # one compilation, not one per op
     log_p = -likelihoods.image_nll("softmax", out, grids)
     np.testing.assert_allclose(float(jnp.sum(jnp.exp(log_p))), 1.0, rtol=1e-4)
 

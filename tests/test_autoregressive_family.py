@@ -11,9 +11,11 @@ from jaxgen import registry
 from jaxgen.autoregressive import family as ar
 from jaxgen.engine import config as config_lib
 from jaxgen.engine.loop import train
+from jaxgen.engine.state import TrainState
 from jaxgen.errors import ConfigError
 
 from conftest import run_cli
+from test_autoregressive import random_params
 from test_engine import assert_same_state, train_rows
 
 TINY_AR = {"channels": "4", "num_layers": "1", "head_hidden": "0", "num_mixtures": "2",
@@ -77,6 +79,33 @@ def test_pixelrnn_family_trains_and_its_likelihood_is_the_eval_loss():
     np.testing.assert_allclose(-float(np.mean(log_p)), float(evaluated["loss"]), rtol=1e-5)
     # A uint8 image's probability is at most 1 and above uniform-at-random's floor.
     assert np.all(np.asarray(log_p) < 0)
+
+
+def test_pixelcnn_pp_family_trains_and_refuses_the_cached_sampler():
+    """PixelCNN++ (the 28 -> 14 -> 7 U-Net) through the family: two train
+    steps, a finite loss whose gradient changes it. The cached sampler is
+    refused up front (the naive one: test_autoregressive.py).
+
+    Compiling family.init would cost more than the train step (one random
+    initialiser per parameter): its shapes come from eval_shape, its values
+    from NumPy."""
+    config = tiny_ar(architecture="pixelcnn_pp", sampler="naive", batch_size=2,
+                     grad_clip_norm=0)  # clipping: one more reduction per parameter to compile
+    family = registry.get("pixelcnn")
+    batch = {"image": np.random.default_rng(0).integers(0, 256, (2, 28, 28, 1), np.uint8),
+             "label": np.zeros(2, np.int32)}
+    shapes = jax.eval_shape(lambda k, b: family.init(config, k, b), jax.random.key(0), batch)
+    params = random_params(shapes.params)
+    state = TrainState.create(params, jax.jit(ar.make_optimizer(config).init)(params))
+    step = jax.jit(lambda s, b: family.train_step(config, s, b, jax.random.key(1)))
+    state, first = step(state, batch)
+    state, second = step(state, batch)
+    assert np.isfinite(float(first["loss"])) and float(first["grad_norm"]) > 0
+    assert np.isfinite(float(second["loss"])) and float(second["loss"]) != float(first["loss"])
+
+    config.sampler = "cached"
+    with pytest.raises(ConfigError, match="--config.sampler=naive"):
+        ar.validate(config)
 
 
 @pytest.mark.parametrize("key,value,message", [

@@ -3,10 +3,13 @@
 One family group, two families sharing everything but the network:
 
 - `pixelcnn`: architecture "plain" (PixelCNN: masked convs, residual blocks,
-  has the blind spot) or "gated" (Gated PixelCNN: vertical/horizontal stacks,
-  no blind spot, optional class conditioning). The PixelCNN++ elements are
-  options of both: head "logistic_mixture" (discretized logistic mixture
-  instead of the 256-way softmax) and dropout with explicit keys.
+  has the blind spot), "gated" (Gated PixelCNN: vertical/horizontal stacks,
+  no blind spot, optional class conditioning) or "pixelcnn_pp" (PixelCNN++:
+  down / down-right streams of gated residual blocks in a 28 -> 14 -> 7 U-Net
+  with shortcuts, pixelcnn_pp.py; naive sampler only). The other PixelCNN++
+  elements are options of all three: head "logistic_mixture" (discretized
+  logistic mixture instead of the 256-way softmax) and dropout with explicit
+  keys.
 - `pixelrnn`: Row LSTM layers after a mask-A convolution.
 
 The training objective is the exact negative log-likelihood of the uint8
@@ -54,7 +57,7 @@ def default_config(family: str = "pixelcnn"):
     c.eval_batches = 5
     c.num_grid = 16             # sampling is sequential: keep periodic grids small
     if family == "pixelcnn":
-        c.architecture = "gated"  # or "plain"
+        c.architecture = "gated"  # or "plain", "pixelcnn_pp"
     return c
 
 
@@ -63,6 +66,10 @@ def validate(config) -> None:
     if config.family == "pixelcnn" and config.architecture not in ARCHITECTURES:
         raise ConfigError(f"architecture must be one of {tuple(ARCHITECTURES)}, "
                           f"got {config.architecture!r}")
+    if config.family == "pixelcnn" and config.architecture == "pixelcnn_pp" \
+            and config.sampler == "cached":
+        raise ConfigError("architecture 'pixelcnn_pp' has no cached sampler (its U-Net has no "
+                          "per-pixel cache); pass --config.sampler=naive")
     if config.head not in likelihoods.HEADS:
         raise ConfigError(f"head must be one of {likelihoods.HEADS}, got {config.head!r}")
     if config.sampler not in sampling.SAMPLERS:

@@ -15,7 +15,8 @@ which removes the blind spot. Activations are tanh(a) * sigmoid(b) gates;
 h has residual connections; labels add a per-layer bias to both stacks.
 
 Both networks also evaluate themselves pixel by pixel from caches (see
-layers.py), which is what the cached sampler runs.
+layers.py), which is what the cached sampler runs. PixelCNN++'s two-stream
+U-Net (pixelcnn_pp.py, no cache API) is the third entry of ARCHITECTURES.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen.autoregressive.layers import ARNetwork, dropout, gate, layer_key
+from jaxgen.autoregressive.pixelcnn_pp import PixelCNNPP
 from jaxgen.nn.masked import (TapConv, horizontal_taps, raster_causal_taps, vertical_taps,
                               write_pixel, write_row)
 
@@ -149,4 +151,4 @@ class GatedPixelCNN(ARNetwork):
         return cache, self.output_head(h)
 
 
-ARCHITECTURES = {"plain": PixelCNN, "gated": GatedPixelCNN}
+ARCHITECTURES = {"plain": PixelCNN, "gated": GatedPixelCNN, "pixelcnn_pp": PixelCNNPP}
