@@ -10,17 +10,18 @@ import pytest
 
 from jaxgen.autoregressive import likelihoods, sampling
 from jaxgen.autoregressive.models import GatedPixelCNN, PixelCNN
-from jaxgen.autoregressive.pixelcnn_pp import (PixelCNNPP, ShiftedConv, down_right_taps,
+from jaxgen.autoregressive.pixelcnn_pp import (PixelCNNPP, down_right_taps,
                                                num_blocks)
-from jaxgen.autoregressive.pixelrnn import RowLSTM
+from jaxgen.autoregressive.pixelrnn import DiagonalBiLSTM, RowLSTM, skew, unskew
 from jaxgen.nn.masked import (TapConv, horizontal_taps, pad_buffer, raster_causal_taps,
                               taps_mask, vertical_taps)
 
 TINY = dict(channels=6, num_layers=2, head_hidden=8, num_mixtures=2, first_kernel_size=3)
 NETWORKS = {"plain": PixelCNN, "gated": GatedPixelCNN, "rowlstm": RowLSTM,
+            "diagonal": DiagonalBiLSTM,
             # One down/up level: 5x5 -> 3x3 -> 5x5 (odd: rounded up, then cropped).
             "pixelcnn_pp": functools.partial(PixelCNNPP, num_levels=2)}
-LAYERS_5X5 = {"rowlstm": 2, "pixelcnn_pp": 1}  # 4 for the others
+LAYERS_5X5 = {"rowlstm": 2, "diagonal": 2, "pixelcnn_pp": 1}  # 4 for the others
 
 
 def init_network(cls, shape=(1, 5, 5), **fields):
@@ -172,15 +173,54 @@ def test_pixelcnn_pp_naive_sampler_follows_the_labels_and_the_cached_one_is_refu
         sampling.sample_cached(model, params, key, num, height, width)
 
 
+def test_skew_shifts_row_i_right_by_i_and_unskew_undoes_it():
+    x = jnp.arange(1.0, 13.0).reshape(1, 3, 4, 1)
+    np.testing.assert_array_equal(skew(x)[0, :, :, 0], [[1, 2, 3, 4, 0, 0],
+                                                        [0, 5, 6, 7, 8, 0],
+                                                        [0, 0, 9, 10, 11, 12]])
+    np.testing.assert_array_equal(unskew(skew(x), 4), x)
+
+
+def test_diagonal_bilstm_sees_every_earlier_pixel_but_the_previous_rows_last():
+    """Brute force, 5x5, 2 layers, 3x3 mask-A first layer (radius r = 1).
+    Left-to-right covers the quadrant above-left, the down-shifted
+    right-to-left pass the rows above from column j - r on: no blind spot up
+    and to the right, unlike the plain PixelCNN. One pixel stays unseen at
+    any depth: (i - 1, W - 1) from (i, j < W - 1 - r). Every layer's
+    features at a pixel exclude that pixel, and the only later positions
+    that see (i - 1, W - 1) are row i's from column W - 1 - r (the mask-A
+    window), which left-to-right reaches only at those columns and the
+    right-to-left pass (rows < i) never does."""
+    width, r = 5, 1
+    expected = np.tril(np.ones((25, 25), bool), -1)
+    for i in range(1, 5):
+        for j in range(width - 1 - r):
+            expected[i * width + j, i * width - 1] = False
+    np.testing.assert_array_equal(dependencies_5x5("diagonal"), expected)
+
+
+def test_diagonal_bilstm_naive_sampler_draws_and_the_cached_one_is_refused():
+    height, width, num = 3, 4, 3
+    model, params = init_network(DiagonalBiLSTM, shape=(1, height, width), num_layers=1,
+                                 head="logistic_mixture", num_classes=3)
+    key, cond = jax.random.key(7), jax.nn.one_hot(jnp.arange(num) % 3, 3)
+    a = np.asarray(jax.jit(lambda p: sampling.sample_naive(model, p, key, num, height, width,
+                                                           cond))(params))
+    assert a.shape == (num, height, width)
+    assert a.min() >= 0 and a.max() < 256 and len(np.unique(a)) > 3
+    with pytest.raises(NotImplementedError, match="naive"):
+        sampling.sample_cached(model, params, key, num, height, width, cond)
+
+
 @pytest.mark.parametrize("stride", [1, 2])
-def test_shifted_conv_is_a_tap_conv_evaluated_every_stride_pixels(stride):
+def test_a_strided_tap_conv_is_the_tap_conv_at_every_stride_th_pixel(stride):
     taps = down_right_taps(3)
     x = jax.random.normal(jax.random.key(0), (2, 7, 6, 3))
     conv = TapConv(features=4, in_features=3, taps=taps)
     params = random_params(jax.eval_shape(conv.init, jax.random.key(1), x))
     expected = jax.jit(conv.apply)(params, x)[:, ::stride, ::stride]
-    shifted = ShiftedConv(features=4, in_features=3, taps=taps, stride=stride)
-    np.testing.assert_allclose(jax.jit(shifted.apply)(params, x), expected, rtol=1e-5, atol=1e-6)
+    strided = TapConv(features=4, in_features=3, taps=taps, stride=stride)
+    np.testing.assert_allclose(jax.jit(strided.apply)(params, x), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))

@@ -170,6 +170,8 @@ def test_evaluations(stage2):
     ({"num_codes": "1"}, "num_codes must be >= 2"),
     ({"ema_decay": "1.0"}, "ema_decay must be in"),
     ({"prior_kernel_size": "2"}, "prior_kernel_size must be odd"),
+    ({"prior_architecture": "pixelcnn_pp", "sampler": "cached"}, "--config.sampler=naive"),
+    ({"sampler": "fast"}, "sampler must be one of"),
 ])
 def test_bad_config_values_are_clear_errors(overrides, message):
     config = tiny_config(**overrides)

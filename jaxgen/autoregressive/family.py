@@ -10,7 +10,10 @@ One family group, two families sharing everything but the network:
   elements are options of all three: head "logistic_mixture" (discretized
   logistic mixture instead of the 256-way softmax) and dropout with explicit
   keys.
-- `pixelrnn`: Row LSTM layers after a mask-A convolution.
+- `pixelrnn`: recurrent layers after a mask-A convolution, rnn "row" (Row
+  LSTM: triangular receptive field, cached sampler) or "diagonal" (Diagonal
+  BiLSTM: the whole causal context but the previous row's last pixel; naive
+  sampler only), pixelrnn.py.
 
 The training objective is the exact negative log-likelihood of the uint8
 image in nats, -sum_i log p(x_i | x_<i), averaged over the batch; bits/dim is
@@ -26,12 +29,13 @@ import optax
 from jaxgen import data, metrics
 from jaxgen.autoregressive import likelihoods, sampling
 from jaxgen.autoregressive.models import ARCHITECTURES
-from jaxgen.autoregressive.pixelrnn import RowLSTM
+from jaxgen.autoregressive.pixelrnn import DiagonalBiLSTM, RowLSTM
 from jaxgen.engine.config import base_config
 from jaxgen.engine.state import TrainState, apply_gradients
 from jaxgen.errors import ConfigError
 from jaxgen.registry import Family, register
 
+RNNS = {"row": RowLSTM, "diagonal": DiagonalBiLSTM}
 NUM_GREY_LEVELS = 256
 IMAGE_SHAPE = (28, 28)
 
@@ -58,6 +62,8 @@ def default_config(family: str = "pixelcnn"):
     c.num_grid = 16             # sampling is sequential: keep periodic grids small
     if family == "pixelcnn":
         c.architecture = "gated"  # or "plain", "pixelcnn_pp"
+    if family == "pixelrnn":
+        c.rnn = "row"  # Row LSTM, or "diagonal": Diagonal BiLSTM (needs sampler "naive")
     return c
 
 
@@ -66,14 +72,13 @@ def validate(config) -> None:
     if config.family == "pixelcnn" and config.architecture not in ARCHITECTURES:
         raise ConfigError(f"architecture must be one of {tuple(ARCHITECTURES)}, "
                           f"got {config.architecture!r}")
-    if config.family == "pixelcnn" and config.architecture == "pixelcnn_pp" \
-            and config.sampler == "cached":
-        raise ConfigError("architecture 'pixelcnn_pp' has no cached sampler (its U-Net has no "
-                          "per-pixel cache); pass --config.sampler=naive")
+    if config.family == "pixelrnn" and config.get("rnn", "row") not in RNNS:
+        raise ConfigError(f"rnn must be one of {tuple(RNNS)}, got {config.rnn!r}")
+    what = (f"rnn {config.get('rnn', 'row')!r}" if config.family == "pixelrnn"
+            else f"architecture {config.architecture!r}")
+    sampling.check_sampler(network_class(config), config.sampler, what)
     if config.head not in likelihoods.HEADS:
         raise ConfigError(f"head must be one of {likelihoods.HEADS}, got {config.head!r}")
-    if config.sampler not in sampling.SAMPLERS:
-        raise ConfigError(f"sampler must be one of {sampling.SAMPLERS}, got {config.sampler!r}")
     for key in ("channels", "num_layers", "num_mixtures"):
         if config[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {config[key]}")
@@ -88,8 +93,14 @@ def validate(config) -> None:
         raise ConfigError("head_hidden, decay_steps and grad_clip_norm must be >= 0")
 
 
+def network_class(config):
+    if config.family == "pixelrnn":
+        return RNNS[config.get("rnn", "row")]  # runs saved before `rnn` existed: Row LSTM
+    return ARCHITECTURES[config.architecture]
+
+
 def make_model(config):
-    cls = RowLSTM if config.family == "pixelrnn" else ARCHITECTURES[config.architecture]
+    cls = network_class(config)
     return cls(num_categories=NUM_GREY_LEVELS, head=config.head, num_mixtures=config.num_mixtures,
                channels=config.channels, num_layers=config.num_layers,
                kernel_size=config.kernel_size, first_kernel_size=config.first_kernel_size,
@@ -189,7 +200,8 @@ def _register():
                                 "mixture (PixelCNN++) output; exact likelihood, cached sampler",
                     default_config=lambda: default_config("pixelcnn"), **common))
     register(Family(name="pixelrnn",
-                    description="PixelRNN (Row LSTM); exact likelihood, cached sampler",
+                    description="PixelRNN (Row LSTM, cached sampler, or Diagonal BiLSTM); "
+                                "exact likelihood",
                     default_config=lambda: default_config("pixelrnn"), **common))
 
 

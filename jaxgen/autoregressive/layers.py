@@ -15,6 +15,8 @@ Networks map an integer grid tokens [B, H, W] (values 0..num_categories-1:
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -74,6 +76,9 @@ class ARNetwork(nn.Module):
     input_embedding: int = 0
     num_classes: int = 0
     dropout_rate: float = 0.0
+    # False where the network does not implement the cache API below (its
+    # init_cache raises): only the naive sampler can draw from it.
+    has_cache: ClassVar[bool] = True
 
     # ------------------------------------------------------------- shared parts
 

@@ -97,33 +97,7 @@ def num_blocks(num_levels: int, num_layers: int) -> tuple[int, int]:
     return num_levels * num_layers, num_levels * (num_layers + 1) - 1
 
 
-def gather_window(x, taps: Taps, stride: int = 1):
-    """[B, H, W, C] -> [B, ceil(H/s), ceil(W/s), T*C]: the input at
-    (s m + di, s n + dj) for every tap, zero outside the image. The same as
-    `masked.gather_taps` (subsampled), with one zero pad for all taps instead
-    of one per tap: this network has many tap convolutions, and the smaller
-    graph compiles several times faster."""
-    b, h, w, c = x.shape
-    top, left = max(-di for di, _ in taps), max(-dj for _, dj in taps)
-    bottom, right = max(di for di, _ in taps), max(dj for _, dj in taps)
-    padded = jnp.pad(x, ((0, 0), (max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0)),
-                         (0, 0)))
-    i0, j0 = max(top, 0), max(left, 0)
-    return jnp.concatenate([padded[:, i0 + di:i0 + di + h:stride, j0 + dj:j0 + dj + w:stride]
-                            for di, dj in taps], axis=-1)
-
-
 # ----------------------------------------------------------------- layers
-
-
-class ShiftedConv(TapConv):
-    """A `TapConv` (same parameters, same function at stride 1) evaluated at
-    every `stride`-th pixel: out[m, n] = the tap convolution at (s m, s n)."""
-
-    stride: int = 1
-
-    def __call__(self, x):  # [B, H, W, C_in] -> [B, ceil(H/s), ceil(W/s), features]
-        return self._matmul(gather_window(x, self.taps, self.stride))
 
 
 class SubpixelUpsample(nn.Module):
@@ -134,7 +108,7 @@ class SubpixelUpsample(nn.Module):
     taps: Taps
 
     def setup(self):
-        self.conv = ShiftedConv(STRIDE * STRIDE * self.features, self.features, self.taps)
+        self.conv = TapConv(STRIDE * STRIDE * self.features, self.features, self.taps)
 
     def __call__(self, x, height: int, width: int):  # [B, h, w, C] -> [B, H, W, C]
         return depth_to_space(self.conv(x), STRIDE)[:, :height, :width]
@@ -150,8 +124,8 @@ class GatedResidual(nn.Module):
 
     def setup(self):
         c = self.channels
-        self.conv_in = ShiftedConv(c, 2 * c, self.taps)
-        self.conv_out = ShiftedConv(2 * c, 2 * c, self.taps)
+        self.conv_in = TapConv(c, 2 * c, self.taps)
+        self.conv_out = TapConv(2 * c, 2 * c, self.taps)
         if self.shortcut:
             self.nin = nn.Dense(c, use_bias=False)  # conv_in's bias serves both
 
@@ -176,6 +150,8 @@ class PixelCNNPP(ARNetwork):
     first layers' windows (rows above for u, mask A for ul).
     """
 
+    has_cache = False  # no per-pixel cache: every pixel changes the coarse maps
+
     num_levels: int = 3
 
     def setup(self):
@@ -184,9 +160,9 @@ class PixelCNNPP(ARNetwork):
         c, k, k0 = self.channels, self.kernel_size, self.first_kernel_size
         rate = self.dropout_rate
         n_down, n_up = num_blocks(self.num_levels, self.num_layers)
-        self.first_u = ShiftedConv(c, self.input_channels,
+        self.first_u = TapConv(c, self.input_channels,
                                    vertical_taps(k0, include_current_row=False))
-        self.first_ul = ShiftedConv(c, self.input_channels,
+        self.first_ul = TapConv(c, self.input_channels,
                                     raster_causal_taps(k0, include_center=False))
         # Downsampling-pass u blocks have no shortcut input; all the others do.
         self.u_blocks = [GatedResidual(c, down_taps(k), b >= n_down, rate)
@@ -194,8 +170,8 @@ class PixelCNNPP(ARNetwork):
         self.ul_blocks = [GatedResidual(c, down_right_taps(k), True, rate)
                           for _ in range(n_down + n_up)]
         coarser = range(self.num_levels - 1)
-        self.u_down = [ShiftedConv(c, c, down_taps(k), stride=STRIDE) for _ in coarser]
-        self.ul_down = [ShiftedConv(c, c, down_right_taps(k), stride=STRIDE) for _ in coarser]
+        self.u_down = [TapConv(c, c, down_taps(k), stride=STRIDE) for _ in coarser]
+        self.ul_down = [TapConv(c, c, down_right_taps(k), stride=STRIDE) for _ in coarser]
         self.u_up = [SubpixelUpsample(c, up_taps(k, right=True)) for _ in coarser]
         self.ul_up = [SubpixelUpsample(c, up_taps(k, right=False)) for _ in coarser]
         # Class biases on the gates: even indices u, odd ul.

@@ -27,10 +27,13 @@ of the previous column. The state at (i, j) thus sees the whole quadrant
 above and to the left. A second direction runs on the column-flipped map
 (quadrant above and to the right, current row included); its output map is
 shifted down one row before the two are added, so pixel (i, j) reads it from
-row i - 1 only. Together they cover every earlier pixel after one layer: no
-blind spot, no triangle. Its cached sampler is not implemented (the
-right-to-left states of row i - 1 change with every pixel of row i - 1 to
-their right, so a pixel-wise cache buys little); sample it naively.
+row i - 1 only. Together they cover every earlier pixel after one layer
+(no blind spot, no triangle) but one: (i - 1, W - 1), seen from row i only at
+columns >= W - 1 - r through the mask-A window of radius r, at any depth,
+since no layer's features at a pixel depend on that pixel (brute-force test
+in tests/test_autoregressive.py). Its cached sampler is not implemented (it
+would run the right-to-left pass over row i - 1 once that row is complete, in
+row_step, and the left-to-right states pixel by pixel); sample it naively.
 """
 from __future__ import annotations
 
@@ -61,22 +64,35 @@ def lstm_sweep(gate_inputs, recurrent, valid=None):
     positions of one step updated at once -> hidden states [B, T, N, C].
 
     recurrent(h [B, N, C]) -> [B, N, 4C] is the state-to-state term from the
-    previous step's hidden state (zero state before step 0). valid [T, N]
-    (0/1, optional) marks the positions inside the image; the others keep a
-    zero state, like the zero padding outside the image of a convolution.
+    previous step's hidden state (zero state before step 0); it runs inside
+    lax.scan, so any Flax layer it calls must exist already (`scan_ready`).
+    valid [T, N] (0/1, optional) marks the positions inside the image; the
+    others keep a zero state, like the zero padding of a convolution.
     """
     b, t, n, four_c = gate_inputs.shape
-    h = c = jnp.zeros((b, n, four_c // 4), gate_inputs.dtype)
-    # A Python loop, not lax.scan: Flax submodules inside scan need nn.scan
-    # lifting; the unrolled steps (28 rows, 55 skewed columns) compile quickly.
-    hidden = []
-    for step in range(t):
-        h, c = lstm_update(gate_inputs[:, step] + recurrent(h), c)
-        if valid is not None:
-            keep = valid[step][None, :, None]  # [1, N, 1]
-            h, c = h * keep, c * keep
-        hidden.append(h)
-    return jnp.stack(hidden, axis=1)
+    if valid is None:
+        valid = np.ones((t, n), np.float32)
+
+    def step(carry, xs):
+        inputs, keep = xs  # [B, N, 4C], [N]
+        h, c = lstm_update(inputs + recurrent(carry[0]), carry[1])
+        h, c = h * keep[:, None], c * keep[:, None]
+        return (h, c), h
+
+    zeros = jnp.zeros((b, n, four_c // 4), gate_inputs.dtype)
+    # lax.scan, not a Python loop: compile time independent of T (an unrolled
+    # 55-column Diagonal BiLSTM took minutes to compile with its gradient).
+    _, hidden = jax.lax.scan(step, (zeros, zeros),
+                             (jnp.swapaxes(gate_inputs, 0, 1), jnp.asarray(valid)))
+    return jnp.swapaxes(hidden, 0, 1)  # [B, T, N, C]
+
+
+def scan_ready(conv: TapConv) -> TapConv:
+    """`conv`, safe to call inside a lax.scan body: a Flax layer may read its
+    parameters inside a JAX transform but not create them (at init), so its
+    setup is triggered here, outside, by reading the kernel."""
+    conv.kernel  # noqa: B018 (attribute access runs the layer's setup)
+    return conv
 
 
 def skew(x):
@@ -148,7 +164,7 @@ class RowLSTM(PixelRNN):
         """One Row LSTM layer over the whole grid: x [B, H, W, C] -> h [B, H, W, C]."""
         inputs = self.input_to_state[layer](x)  # [B, H, W, 4C], all rows at once
         inputs = inputs + self.cond_bias(cond, layer, inputs.ndim)
-        conv = self.state_to_state[layer]
+        conv = scan_ready(self.state_to_state[layer])
         return lstm_sweep(inputs, lambda h_prev: conv(h_prev[:, None])[:, 0])  # h_prev [B, W, C]
 
     def init_cache(self, num: int, height: int, width: int):
@@ -182,12 +198,14 @@ class RowLSTM(PixelRNN):
 
 
 class DiagonalBiLSTM(PixelRNN):
-    """PixelRNN (Diagonal BiLSTM variant): full causal receptive field per layer.
+    """PixelRNN (Diagonal BiLSTM variant): (nearly) full causal context per layer.
 
     Per layer and direction (index 2 * layer + direction, 0 = left-to-right):
     a mask-B 1x1 input-to-state and a 2x1 state-to-state convolution.
     `kernel_size` is unused (both kernels are fixed by the construction).
     """
+
+    has_cache = False  # the right-to-left pass needs the whole row before any pixel
 
     def setup(self):
         c, n = self.channels, 2 * self.num_layers
@@ -208,7 +226,7 @@ class DiagonalBiLSTM(PixelRNN):
         inputs = self.input_to_state[index](x)  # [B, H, W, 4C]
         inputs = inputs + self.cond_bias(cond, index, inputs.ndim)
         columns = jnp.swapaxes(skew(inputs), 1, 2)  # [B, W + H - 1, H, 4C]
-        conv = self.state_to_state[index]
+        conv = scan_ready(self.state_to_state[index])
         hidden = lstm_sweep(columns, lambda h_prev: conv(h_prev[:, :, None])[:, :, 0],  # [B, H, C]
                             skewed_validity(height, width))  # [B, W + H - 1, H, C]
         return unskew(jnp.swapaxes(hidden, 1, 2), width)  # [B, H, W, C]

@@ -19,8 +19,18 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen.autoregressive.likelihoods import sample_values
+from jaxgen.errors import ConfigError
 
 SAMPLERS = ("naive", "cached")
+
+
+def check_sampler(network_cls, sampler: str, what: str) -> None:
+    """ConfigError unless `sampler` is known and the network class supports it;
+    `what` names the network in the message (e.g. "architecture 'pixelcnn_pp'")."""
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    if sampler == "cached" and not network_cls.has_cache:
+        raise ConfigError(f"{what} has no cached sampler; pass --config.sampler=naive")
 
 
 def pixel_key(key, i, j, width: int):

@@ -83,9 +83,17 @@ def shift(x, di: int, dj: int):
                          (b, max(di, 0) + h, max(dj, 0) + w, c))
 
 
-def gather_taps(x, taps: Taps):
-    """[B, H, W, C] -> [B, H, W, T*C]: tap-major, channels minor (the kernel's layout)."""
-    return jnp.concatenate([shift(x, di, dj) for di, dj in taps], axis=-1)
+def gather_taps(x, taps: Taps, stride: int = 1):
+    """[B, H, W, C] -> [B, ceil(H/s), ceil(W/s), T*C]: the input at
+    (s m + di, s n + dj) for every tap, zero outside the image; tap-major,
+    channels minor (the kernel's layout). One zero pad serves all taps, which
+    keeps the graph small: networks with many tap convolutions compile faster."""
+    _, h, w, _ = x.shape
+    top, bottom = max(0, -min(di for di, _ in taps)), max(0, max(di for di, _ in taps))
+    left, right = max(0, -min(dj for _, dj in taps)), max(0, max(dj for _, dj in taps))
+    padded = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    return jnp.concatenate([padded[:, top + di:top + di + h:stride, left + dj:left + dj + w:stride]
+                            for di, dj in taps], axis=-1)
 
 
 def pad_buffer(x, pad: int):
@@ -105,6 +113,7 @@ class TapConv(nn.Module):
     taps: Taps
     use_bias: bool = True
     kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    stride: int = 1  # evaluate at every stride-th pixel: out[m, n] = conv at (s m, s n)
 
     def setup(self):
         self.kernel = self.param("kernel", self.kernel_init,
@@ -120,8 +129,8 @@ class TapConv(nn.Module):
         return y + self.bias if self.use_bias else y
 
     def __call__(self, x):
-        """Whole image: [B, H, W, C_in] -> [B, H, W, features]."""
-        return self._matmul(gather_taps(x, self.taps))
+        """Whole image: [B, H, W, C_in] -> [B, ceil(H/s), ceil(W/s), features]."""
+        return self._matmul(gather_taps(x, self.taps, self.stride))
 
     def at_pixel(self, buffer, i, j, pad: int):
         """Output at pixel (i, j) only, [B, features], from a buffer padded by

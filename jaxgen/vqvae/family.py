@@ -70,7 +70,7 @@ def default_config():
     c.ema_epsilon = 1e-5
     c.usage_decay = 0.99        # EMA of code frequencies: the unigram prior of stage 1
     # --- stage 2: the PixelCNN prior over the code grid
-    c.prior_architecture = "gated"  # or "plain" (jaxgen.autoregressive.models)
+    c.prior_architecture = "gated"  # or "plain", "pixelcnn_pp" (jaxgen.autoregressive.models)
     c.prior_channels = 64
     c.prior_layers = 6
     c.prior_kernel_size = 3
@@ -87,10 +87,12 @@ def default_config():
 def validate(config) -> None:
     data.require_image_dataset(config)
     choices = {"stage": STAGES, "codebook_update": CODEBOOK_UPDATES,
-               "prior_architecture": tuple(ARCHITECTURES), "sampler": sampling.SAMPLERS}
+               "prior_architecture": tuple(ARCHITECTURES)}
     for key, allowed in choices.items():
         if config[key] not in allowed:
             raise ConfigError(f"{key} must be one of {allowed}, got {config[key]!r}")
+    sampling.check_sampler(ARCHITECTURES[config.prior_architecture], config.sampler,
+                           f"prior_architecture {config.prior_architecture!r}")
     if len(config.channels) != 2 or min(config.channels) < 1:
         raise ConfigError(f"channels must be two positive widths, got {config.channels}")
     for key in ("code_dim", "num_codes", "prior_channels", "prior_layers",
