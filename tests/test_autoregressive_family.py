@@ -81,47 +81,46 @@ def test_pixelrnn_family_trains_and_its_likelihood_is_the_eval_loss():
     assert np.all(np.asarray(log_p) < 0)
 
 
-def test_pixelrnn_diagonal_family_builds_the_diagonal_bilstm_and_trains():
-    """rnn = "diagonal" through the family: two directions' layers per layer,
-    two train steps on 28x28 with a finite loss that the gradient changes.
-    Parameters from eval_shape and NumPy, as for PixelCNN++ below."""
-    config = tiny_ar("pixelrnn", rnn="diagonal", sampler="naive", batch_size=2,
-                     grad_clip_norm=0)
-    family = registry.get("pixelrnn")
+def two_train_steps_from_numpy_params(config):
+    """Two jitted train steps of `config` on 28x28 random images: (param
+    shapes, metrics of the first step, of the second). Compiling family.init
+    would cost more than the train step (one random initialiser per
+    parameter), so the shapes come from eval_shape and the values from NumPy."""
+    family = registry.get(config.family)
     batch = {"image": np.random.default_rng(0).integers(0, 256, (2, 28, 28, 1), np.uint8),
              "label": np.zeros(2, np.int32)}
     shapes = jax.eval_shape(lambda k, b: family.init(config, k, b), jax.random.key(0), batch)
-    assert {"state_to_state_0", "state_to_state_1"} <= set(shapes.params["params"])  # 1 layer
     params = random_params(shapes.params)
     state = TrainState.create(params, jax.jit(ar.make_optimizer(config).init)(params))
     step = jax.jit(lambda s, b: family.train_step(config, s, b, jax.random.key(1)))
     state, first = step(state, batch)
     state, second = step(state, batch)
+    return shapes, first, second
+
+
+def assert_the_gradient_changes_a_finite_loss(first, second):
     assert np.isfinite(float(first["loss"])) and float(first["grad_norm"]) > 0
     assert np.isfinite(float(second["loss"])) and float(second["loss"]) != float(first["loss"])
+
+
+def test_pixelrnn_diagonal_family_builds_the_diagonal_bilstm_and_trains():
+    """rnn = "diagonal" through the family: two directions' layers per layer,
+    two train steps on 28x28 with a finite loss that the gradient changes."""
+    config = tiny_ar("pixelrnn", rnn="diagonal", sampler="naive", batch_size=2,
+                     grad_clip_norm=0)  # clipping: one more reduction per parameter to compile
+    shapes, first, second = two_train_steps_from_numpy_params(config)
+    assert {"state_to_state_0", "state_to_state_1"} <= set(shapes.params["params"])  # 1 layer
+    assert_the_gradient_changes_a_finite_loss(first, second)
 
 
 def test_pixelcnn_pp_family_trains_and_refuses_the_cached_sampler():
     """PixelCNN++ (the 28 -> 14 -> 7 U-Net) through the family: two train
     steps, a finite loss whose gradient changes it. The cached sampler is
-    refused up front (the naive one: test_autoregressive.py).
-
-    Compiling family.init would cost more than the train step (one random
-    initialiser per parameter): its shapes come from eval_shape, its values
-    from NumPy."""
+    refused up front (the naive one: test_autoregressive.py)."""
     config = tiny_ar(architecture="pixelcnn_pp", sampler="naive", batch_size=2,
-                     grad_clip_norm=0)  # clipping: one more reduction per parameter to compile
-    family = registry.get("pixelcnn")
-    batch = {"image": np.random.default_rng(0).integers(0, 256, (2, 28, 28, 1), np.uint8),
-             "label": np.zeros(2, np.int32)}
-    shapes = jax.eval_shape(lambda k, b: family.init(config, k, b), jax.random.key(0), batch)
-    params = random_params(shapes.params)
-    state = TrainState.create(params, jax.jit(ar.make_optimizer(config).init)(params))
-    step = jax.jit(lambda s, b: family.train_step(config, s, b, jax.random.key(1)))
-    state, first = step(state, batch)
-    state, second = step(state, batch)
-    assert np.isfinite(float(first["loss"])) and float(first["grad_norm"]) > 0
-    assert np.isfinite(float(second["loss"])) and float(second["loss"]) != float(first["loss"])
+                     grad_clip_norm=0)
+    _, first, second = two_train_steps_from_numpy_params(config)
+    assert_the_gradient_changes_a_finite_loss(first, second)
 
     config.sampler = "cached"
     with pytest.raises(ConfigError, match="--config.sampler=naive"):
