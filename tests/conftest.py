@@ -7,7 +7,15 @@ import sys
 
 import pytest
 
-from jaxgen.engine import config as config_lib
+# The suite's cost is mostly XLA compiling many tiny programs, not running
+# them: skipping LLVM's optimisation passes cuts compile time by about a third
+# (measured on two compile-bound tests: 36.5 -> 24.1 s of CPU). Set before jax
+# starts a backend; subprocesses (run_cli) inherit it. The programs compute the
+# same functions, only less optimised code.
+os.environ["XLA_FLAGS"] = " ".join(
+    [os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"]).strip()
+
+from jaxgen.engine import config as config_lib  # noqa: E402
 
 # Small networks, a small batch and few steps: what is tested is the
 # machinery, not the quality of the model.
