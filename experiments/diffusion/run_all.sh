@@ -22,6 +22,11 @@ sweep --workdir runs/ddpm_pixel_cond --num 500 --out $out/steps_sweep.jsonl \
   --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=10 \
   --set sampler=ddpm,sample_steps=20 --set sampler=ddpm,sample_steps=50
 
+# 2b. The same sweep at 100 and 250 steps (N = 500).
+sweep --workdir runs/ddpm_pixel_cond --num 500 --out $out/steps_sweep.jsonl \
+  --set sampler=ddim,sample_steps=100 --set sampler=ddpm,sample_steps=100 \
+  --set sampler=ddim,sample_steps=250 --set sampler=ddpm,sample_steps=250
+
 # 3. Guidance sweep, DDIM-20, N = 500 (w = 0 is the DDIM-20 row of step 2).
 sweep --workdir runs/ddpm_pixel_cond --num 500 --out $out/guidance_sweep.jsonl \
   --set sampler=ddim,sample_steps=20,guidance=1.0 --set sampler=ddim,sample_steps=20,guidance=3.0
