@@ -79,6 +79,8 @@ def test_interrupted_run_resumes_exactly(tmp_path, sig, ckpt_every):
     checkpoints = os.path.join(killed, "checkpoints")
     saved = [int(s) for s in os.listdir(checkpoints) if s.isdigit()]
     assert saved, "a checkpoint survives the interruption"
+    if sig == signal.SIGINT:
+        assert os.path.exists(os.path.join(killed, "metrics.png")), "curves written on Ctrl-C"
     target = max(saved) + 4
     for workdir in (killed, straight):
         run_cli("train", "vae", "--workdir", workdir, "--no-progress", *tiny, *overrides,

@@ -249,9 +249,11 @@ def train(config, workdir: str, *, progress: bool = True):
             bar.close()
             logger.close()
             checkpointer.close()
+            # The curves also after Ctrl-C or a non-finite loss: that is when
+            # they are most wanted.
+            plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
 
     save_samples("final.png")
-    plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
     return state
 
 
