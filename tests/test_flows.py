@@ -12,10 +12,10 @@ from jaxgen.flows import dequantization as deq
 from jaxgen.flows import layers, models
 
 NET = dict(hidden=8, num_blocks=1)
-# flax convolutions in the conditioners: the same function as jaxgen's fast
-# convolutions, but forward-mode differentiable, which jax.jacfwd needs.
-CONV = dict(NET, conditioner="xla_conv")
-FLOW_NET = dict(NET, image_conditioner="xla_conv")
+# flax convolutions in the conditioners (the default): forward-mode
+# differentiable, which jax.jacfwd needs (jaxgen's "fast_conv" is reverse-mode only).
+CONV = dict(NET, conditioner="conv")
+FLOW_NET = dict(NET, image_conditioner="conv")
 
 
 def perturbed(variables, key, scale=0.1):
@@ -167,3 +167,14 @@ def test_latent_shapes_cover_every_dimension():
         assert sum(math.prod(s) for s in shapes) == 784
     with pytest.raises(ValueError, match="odd size"):
         models.check_architecture("glow", (28, 28, 1), 3)
+
+
+def test_fast_conv_conditioner_is_the_same_function_with_the_same_parameters():
+    x = jax.random.normal(jax.random.key(0), (2, 6, 6, 3))
+    flax_net = layers.make_conditioner("conv", out_channels=3, **NET)
+    gemm_net = layers.make_conditioner("fast_conv", out_channels=3, **NET)
+    variables = perturbed(flax_net.init(jax.random.key(1), x), jax.random.key(2))
+    assert (jax.tree.structure(variables)
+            == jax.tree.structure(gemm_net.init(jax.random.key(1), x)))
+    for a, b in zip(flax_net.apply(variables, x), gemm_net.apply(variables, x)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

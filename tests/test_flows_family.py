@@ -85,6 +85,7 @@ def test_log_likelihood_is_the_density_at_the_given_points():
     ("glow", "num_levels", "3", "odd size"),
     ("glow", "temperature", "0.0", "temperature"),
     ("realnvp", "hidden", "0", "hidden"),
+    ("glow", "conv", "cudnn", "conv must be one of"),
 ])
 def test_bad_config_values_are_clear_errors(family, key, value, message):
     with pytest.raises(ConfigError, match=message):

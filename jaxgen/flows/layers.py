@@ -45,15 +45,16 @@ class ConvConditioner(nn.Module):
     coupling starts as the identity (a stable start for deep flows, as in Glow).
     The log-scale is `scale * tanh(raw)` with a learned per-channel `scale`
     (RealNVP): bounded, so one update cannot blow up exp(log_scale).
-    `fast`: jaxgen's GEMM convolutions (fast weight gradients on CPU, but
-    reverse-mode only); False: flax's nn.Conv, the same function and
-    parameters, which also supports forward-mode autodiff (jax.jacfwd).
+    `fast`: jaxgen's GEMM convolutions (reverse-mode only); False: flax's
+    nn.Conv, the same function and parameters. For these 3x3 convolutions
+    with 32-64 channels XLA's own convolutions are the faster of the two on
+    the 2-core CPU (benchmarks/README.md), so they are the default.
     """
 
     hidden: int
     num_blocks: int
     out_channels: int
-    fast: bool = True
+    fast: bool = False
 
     @nn.compact
     def __call__(self, x):
@@ -93,17 +94,17 @@ def _split_scale_shift(module: nn.Module, out):
     return scale * jnp.tanh(raw), shift
 
 
-CONDITIONERS = ("conv", "xla_conv", "dense")
+CONDITIONERS = ("conv", "fast_conv", "dense")
 
 
 def make_conditioner(kind: str, hidden: int, num_blocks: int, out_channels: int) -> nn.Module:
-    """"conv": residual conv net (fast CPU convolutions); "xla_conv": the same net
-    with flax convolutions (forward-mode differentiable); "dense": an MLP."""
+    """"conv": residual conv net (flax convolutions); "fast_conv": the same net
+    with jaxgen.nn.fast_conv's GEMM convolutions; "dense": an MLP."""
     size = dict(hidden=hidden, num_blocks=num_blocks, out_channels=out_channels)
     if kind == "dense":
         return DenseConditioner(**size)
-    if kind in ("conv", "xla_conv"):
-        return ConvConditioner(fast=kind == "conv", **size)
+    if kind in ("conv", "fast_conv"):
+        return ConvConditioner(fast=kind == "fast_conv", **size)
     raise ValueError(f"conditioner must be one of {CONDITIONERS}, got {kind!r}")
 
 

@@ -84,7 +84,7 @@ class Flow(nn.Module):
     steps_per_level: int
     hidden: int
     num_blocks: int
-    image_conditioner: str = "conv"  # "xla_conv": same net, jax.jacfwd-able (tests)
+    image_conditioner: str = "conv"  # or "fast_conv" (layers.make_conditioner)
 
     def setup(self):
         check_architecture(self.architecture, self.image_shape, self.num_levels)
