@@ -48,3 +48,13 @@ nice -n 19 jaxgen eval --workdir runs/ddpm_pixel_cond --metrics pictures
 # 8. DDPM-1000 and its DDIM-50 partner at N = 100.
 sweep --workdir runs/ddpm_pixel_cond --num 100 --batch 50 --out $out/steps_sweep.jsonl \
   --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=1000
+
+# 9. The same model trained 3x longer (6000 steps, 6.4 epochs), then DDIM and
+#    DDPM at 20 and 50 steps and DDPM-1000, all at N = 500.
+nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir runs/ddpm_pixel_cond_6k \
+  --config.steps=6000
+sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --out $out/steps_sweep_6k.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50 \
+  --set sampler=ddim,sample_steps=20 --set sampler=ddpm,sample_steps=20
+sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --out $out/steps_sweep_6k.jsonl \
+  --set sampler=ddpm,sample_steps=1000
