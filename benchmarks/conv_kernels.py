@@ -3,9 +3,15 @@ against PyTorch's (oneDNN), forward, input gradient and weight gradient apart.
 
 The train-step benchmarks show jaxgen slower than PyTorch eager for the
 convolutional families on the 2-core CPU; this one shows why, op by op, and
-whether one of XLA's CPU library switches changes it. Each XLA setting runs in
-its own process (XLA_FLAGS is read once, when the backend starts); the
-settings and PyTorch are timed in turn, `--repeats` rounds, median reported.
+whether one of XLA's CPU library switches changes it. Each XLA setting and
+PyTorch run in their own process (XLA_FLAGS is read once, when the backend
+starts), timed in turn, `--repeats` rounds, median reported.
+
+Every process gets glibc's malloc told to keep freed memory
+(MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_): by default a tight loop of
+one op maps and unmaps its multi-megabyte output on every call, and the page
+faults then cost as much as the convolution (PyTorch's 28x28x32 forward:
+11 ms against 5 ms). In a train step the allocator is warm; so it is here.
 
     python benchmarks/conv_kernels.py            # writes results/conv_kernels.{json,md}
 
@@ -121,9 +127,13 @@ def torch_timings(torch, iters: int) -> dict:
 # --------------------------------------------------------------------------- main
 
 
-def run_worker(flags: str, iters: int) -> dict:
-    env = dict(os.environ, XLA_FLAGS=flags)
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker",
+# Keep freed blocks in the heap instead of returning them to the OS (see above).
+WARM_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2 ** 30), "MALLOC_TRIM_THRESHOLD_": str(2 ** 32)}
+
+
+def run_worker(framework: str, iters: int, flags: str = "") -> dict:
+    env = dict(os.environ, XLA_FLAGS=flags, **WARM_MALLOC)
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", framework,
                            "--iters", str(iters)], env=env, capture_output=True, text=True,
                           check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -131,26 +141,29 @@ def run_worker(flags: str, iters: int) -> dict:
 
 def main(argv=None) -> dict:
     p = harness.arg_parser(__doc__.split("\n")[0], steps=10, repeats=3)
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=("xla", "torch"), help=argparse.SUPPRESS)
     p.add_argument("--iters", type=int, default=None, help="calls per timing block")
     args = p.parse_args(argv)
     iters = args.iters or args.steps
     if args.worker:
-        print(json.dumps(xla_timings(iters)))
+        timings = (xla_timings(iters) if args.worker == "xla"
+                   else torch_timings(harness.setup_torch(), iters))
+        print(json.dumps(timings))
         return {}
-    torch = harness.setup_torch()
+    harness.setup_torch()
     report = {"benchmark": "conv_kernels", **harness.environment(),
               "command": harness.command_line("conv_kernels.py", argv)}
     rounds = {name: [] for name in [*XLA_SETTINGS, "pytorch"]}
     for _ in range(args.repeats):  # interleaved: every setting once per round
         for name, flags in XLA_SETTINGS.items():
-            rounds[name].append(run_worker(flags, iters))
-        rounds["pytorch"].append(torch_timings(torch, iters))
+            rounds[name].append(run_worker("xla", iters, flags))
+        rounds["pytorch"].append(run_worker("torch", iters))
     ms = {name: {op: statistics.median(r[op] for r in runs) for op in runs[0]}
           for name, runs in rounds.items()}
     report.update({"settings": {"batch": BATCH, "conv_shapes": CONV_SHAPES,
                                 "gemm_shape": GEMM_SHAPE, "xla_flags": XLA_SETTINGS,
-                                "calls_per_block": iters, "rounds": args.repeats},
+                                "calls_per_block": iters, "rounds": args.repeats,
+                                "malloc_env": WARM_MALLOC},
                    "ms": ms})
     harness.write_report(args.out_dir, "conv_kernels", report, markdown)
     return report
@@ -163,6 +176,8 @@ def markdown(report: dict) -> str:
              *harness.header_lines(report),
              f"- batch {s['batch']}, 3x3 'SAME' convolutions; median over {s['rounds']} "
              f"interleaved rounds of the median of 3 blocks of {s['calls_per_block']} calls",
+             "- every setting in its own process, with glibc malloc keeping freed memory: "
+             + ", ".join(f"{k}={v}" for k, v in s["malloc_env"].items()),
              "- XLA settings: " + "; ".join(f"`{n}` = `{f or '(no flags)'}`"
                                              for n, f in s["xla_flags"].items()), "",
              "Milliseconds per call (lower is better); the last column is "
