@@ -58,3 +58,9 @@ sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --out $out/steps_sweep_6k.json
   --set sampler=ddim,sample_steps=20 --set sampler=ddpm,sample_steps=20
 sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --out $out/steps_sweep_6k.jsonl \
   --set sampler=ddpm,sample_steps=1000
+
+# 10. v-prediction, 2000 steps, DDIM-50 and DDPM-50 at N = 500.
+nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir runs/ddpm_pixel_v \
+  --config.steps=2000 --config.prediction=v
+sweep --workdir runs/ddpm_pixel_v --num 500 --out $out/prediction_sweep.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
