@@ -64,3 +64,9 @@ nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir r
   --config.steps=2000 --config.prediction=v
 sweep --workdir runs/ddpm_pixel_v --num 500 --out $out/prediction_sweep.jsonl \
   --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
+
+# 11. Cosine schedule (eps), 2000 steps, DDIM-50 and DDPM-50 at N = 500.
+nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir runs/ddpm_pixel_cosine \
+  --config.steps=2000 --config.schedule=cosine
+sweep --workdir runs/ddpm_pixel_cosine --num 500 --out $out/schedule_sweep.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
