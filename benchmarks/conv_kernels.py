@@ -34,7 +34,6 @@ BATCH = 64
 # (height = width, in channels, out channels): RealNVP / diffusion U-Net / DCGAN sizes.
 CONV_SHAPES = [(28, 32, 32), (14, 64, 64), (7, 128, 128)]
 GEMM_SHAPE = (256, 1024, 512)  # [M, K] @ [K, N]: the MLP GAN's widest layer at batch 256
-OPS = ("fwd", "dx", "dw")
 XLA_SETTINGS = {
     "xla": "",
     "xla+ynn_dot": "--xla_cpu_experimental_ynn_fusion_type=dot",

@@ -22,7 +22,6 @@ import numpy as np
 
 import harness
 
-CONVS = ("flax", "fast")  # the family's `conv` choices; the first is the default
 CONFIG_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
                            "experiments", "flows", "realnvp_fmnist.py")
 
@@ -144,22 +143,25 @@ def main(argv=None) -> dict:
     harness.setup_torch()
     report = {"benchmark": "flows_train_step", **harness.environment(),
               "command": harness.command_line("flows_train_step.py", argv)}
+    from jaxgen.nn.fast_conv import CONV_CHOICES
+
     configs = {conv: build_config(config_file=CONFIG_FILE,
                                   overrides={"batch_size": str(args.batch_size), "conv": conv})
-               for conv in CONVS}
+               for conv in CONV_CHOICES}
+    default = build_config(config_file=CONFIG_FILE).conv
     host_batches = harness.random_image_batches(args.batch_size, args.num_batches)
     impls = {f"jaxgen[{conv}]": harness.EngineStep(c, host_batches) for conv, c in configs.items()}
-    impls["pytorch"] = torch_step(configs[CONVS[0]], host_batches)
+    impls["pytorch"] = torch_step(configs[default], host_batches)
     num_params = harness.check_same_size(impls)
     results = harness.time_interleaved(impls, args.batch_size, args.steps, args.repeats,
                                        args.warmup)
     ratios = harness.ratios_to(results)
-    ratio = ratios[f"jaxgen[{CONVS[0]}]/pytorch"]
+    ratio = ratios[f"jaxgen[{default}]/pytorch"]
     report.update({
         "settings": {"config": "experiments/flows/realnvp_fmnist.py",
                      "batch_size": args.batch_size, "steps_per_run": args.steps,
                      "repeats": args.repeats, "warmup_steps": args.warmup,
-                     "parameters": num_params,
+                     "parameters": num_params, "default_conv": default,
                      "data": "random uint8 [B, 28, 28, 1], same batches for both"},
         "results": results, "ratios": ratios, "ratio_jaxgen_over_pytorch": ratio,
         "goal": {"jaxgen/pytorch >=": harness.GOAL_RATIO, "met": ratio >= harness.GOAL_RATIO}})
@@ -175,7 +177,7 @@ def markdown(report: dict) -> str:
              f"parameters; {s['warmup_steps']} warm-up steps, then {s['repeats']} interleaved "
              f"runs of {s['steps_per_run']} steps, median; {s['data']}", "",
              *harness.results_table(report["results"]), "",
-             f"jaxgen[{CONVS[0]}] (the default) / PyTorch = "
+             f"jaxgen[{s['default_conv']}] (the default) / PyTorch = "
              f"{report['ratio_jaxgen_over_pytorch']:.2f}x "
              f"(goal {harness.GOAL_RATIO}x: {'met' if report['goal']['met'] else 'not met'}).", "",
              "jaxgen[flax]: the conditioners' convolutions are flax's nn.Conv (config "

@@ -12,10 +12,10 @@ from jaxgen.flows import dequantization as deq
 from jaxgen.flows import layers, models
 
 NET = dict(hidden=8, num_blocks=1)
-# flax convolutions in the conditioners (the default): forward-mode
-# differentiable, which jax.jacfwd needs (jaxgen's "fast_conv" is reverse-mode only).
-CONV = dict(NET, conditioner="conv")
-FLOW_NET = dict(NET, image_conditioner="conv")
+# flax convolutions in the conditioners (conv="flax", the default): forward-mode
+# differentiable, which jax.jacfwd needs (jaxgen's "fast" convs are reverse-mode only).
+CONV = dict(NET, conditioner="conv", conv="flax")
+FLOW_NET = dict(NET, conv="flax")
 
 
 def perturbed(variables, key, scale=0.1):
@@ -171,8 +171,8 @@ def test_latent_shapes_cover_every_dimension():
 
 def test_fast_conv_conditioner_is_the_same_function_with_the_same_parameters():
     x = jax.random.normal(jax.random.key(0), (2, 6, 6, 3))
-    flax_net = layers.make_conditioner("conv", out_channels=3, **NET)
-    gemm_net = layers.make_conditioner("fast_conv", out_channels=3, **NET)
+    flax_net = layers.make_conditioner("conv", out_channels=3, conv="flax", **NET)
+    gemm_net = layers.make_conditioner("conv", out_channels=3, conv="fast", **NET)
     variables = perturbed(flax_net.init(jax.random.key(1), x), jax.random.key(2))
     assert (jax.tree.structure(variables)
             == jax.tree.structure(gemm_net.init(jax.random.key(1), x)))

@@ -27,10 +27,11 @@ import optax
 
 from jaxgen import data
 from jaxgen.diffusion import latent, losses, samplers, schedules
-from jaxgen.diffusion.models import CONV_CHOICES, MLPDenoiser, UNet
+from jaxgen.diffusion.models import MLPDenoiser, UNet
 from jaxgen.engine.config import base_config
 from jaxgen.engine.state import TrainState, apply_gradients
 from jaxgen.errors import ConfigError
+from jaxgen.nn.fast_conv import CONV_CHOICES
 from jaxgen.registry import Family, register
 
 IMAGE_SHAPE = (28, 28, 1)

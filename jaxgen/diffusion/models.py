@@ -25,9 +25,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxgen.nn import fast_conv
-
-CONV_CHOICES = ("fast", "flax")
+from jaxgen.nn.fast_conv import conv3x3
 
 
 def timestep_embedding(t, dim: int, max_period: float = 10_000.0):
@@ -52,16 +50,6 @@ class Conditioning(nn.Module):
         if self.num_classes:
             emb = emb + nn.Embed(self.num_classes + 1, self.dim, name="label_embed")(labels)
         return emb
-
-
-def conv3x3(features: int, impl: str, stride: int = 1, name=None, zero_init: bool = False):
-    init = nn.initializers.zeros_init() if zero_init else nn.initializers.lecun_normal()
-    if impl == "fast":
-        return fast_conv.Conv(features, 3, stride, kernel_init=init, name=name)
-    if impl == "flax":
-        return nn.Conv(features, (3, 3), strides=(stride, stride), padding="SAME",
-                       kernel_init=init, name=name)
-    raise ValueError(f"unknown conv {impl!r}; choose from {CONV_CHOICES}")
 
 
 def group_norm(channels: int) -> nn.GroupNorm:

@@ -23,6 +23,7 @@ from jaxgen.errors import ConfigError
 from jaxgen.flows import dequantization as deq
 from jaxgen.flows import models
 from jaxgen.metrics import bits_per_dim
+from jaxgen.nn.fast_conv import CONV_CHOICES
 from jaxgen.registry import Family, register
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -42,7 +43,7 @@ def default_config(family: str):
     c.steps_per_level = 3 if family == "realnvp" else 4
     c.hidden = 64                # conditioner width (conv channels / Dense units)
     c.num_blocks = 1             # residual blocks (images) / extra hidden layers (2-D)
-    c.conv = "flax"              # conditioner convs: "flax" (nn.Conv) or "fast" (jaxgen GEMMs), same function
+    c.conv = "flax"              # conditioner convs, fast_conv.conv3x3: "flax" (faster here) or "fast"
     c.toy_steps = 8              # 2-D data: couplings (realnvp) / steps (glow), one level
     c.logit_alpha = 0.05         # logit(alpha + (1 - 2 alpha) y), RealNVP's pre-processing
     c.temperature = 1.0          # sampling: z ~ N(0, temperature^2 I) (Glow)
@@ -53,14 +54,9 @@ def uses_points(config) -> bool:
     return data.is_toy(config.dataset)
 
 
-# Config `conv` -> the image conditioner (layers.make_conditioner). On the
-# 2-core CPU flax's convolutions are the faster here (benchmarks/flows_train_step.py).
-CONDITIONER_OF_CONV = {"flax": "conv", "fast": "fast_conv"}
-
-
 def validate(config) -> None:
-    if config.conv not in CONDITIONER_OF_CONV:
-        raise ConfigError(f"conv must be one of {tuple(CONDITIONER_OF_CONV)}, got {config.conv!r}")
+    if config.conv not in CONV_CHOICES:
+        raise ConfigError(f"conv must be one of {CONV_CHOICES}, got {config.conv!r}")
     if config.dataset not in data.IMAGE_DATASETS and not uses_points(config):
         raise ConfigError(f"{config.family} needs an image or 2-D dataset, got {config.dataset!r}")
     for key in ("hidden", "steps_per_level", "toy_steps"):
@@ -91,7 +87,7 @@ def make_flow(config) -> models.Flow:
                        num_levels=1 if points else config.num_levels,
                        steps_per_level=config.toy_steps if points else config.steps_per_level,
                        hidden=config.hidden, num_blocks=config.num_blocks,
-                       image_conditioner=CONDITIONER_OF_CONV[config.conv])
+                       conv=config.conv)
 
 
 def make_optimizer(config):

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen.nn.fast_conv import Conv
+from jaxgen.nn.fast_conv import conv3x3
 
 
 def sum_per_example(x):
@@ -45,29 +45,25 @@ class ConvConditioner(nn.Module):
     coupling starts as the identity (a stable start for deep flows, as in Glow).
     The log-scale is `scale * tanh(raw)` with a learned per-channel `scale`
     (RealNVP): bounded, so one update cannot blow up exp(log_scale).
-    `fast`: jaxgen's GEMM convolutions (reverse-mode only); False: flax's
-    nn.Conv, the same function and parameters. For these 3x3 convolutions
-    with 32-64 channels XLA's own convolutions are the faster of the two on
-    the 2-core CPU (benchmarks/README.md), so they are the default.
+    `conv` (fast_conv.conv3x3): "flax" (nn.Conv, forward-mode differentiable,
+    so jax.jacfwd works) or "fast" (jaxgen's GEMM form, reverse-mode only),
+    the same function and parameters. For these 3x3 convolutions with 32-64
+    channels flax's are the faster on the 2-core CPU (benchmarks/README.md),
+    so they are the default.
     """
 
     hidden: int
     num_blocks: int
     out_channels: int
-    fast: bool = False
+    conv: str = "flax"
 
     @nn.compact
     def __call__(self, x):
-        def conv(features, **kw):
-            if self.fast:
-                return Conv(features, 3, **kw)
-            return nn.Conv(features, (3, 3), padding="SAME", **kw)
-
-        h = nn.relu(conv(self.hidden)(x))  # [B, H, W, hidden]
+        h = nn.relu(conv3x3(self.hidden, self.conv)(x))  # [B, H, W, hidden]
         for _ in range(self.num_blocks):
-            r = nn.relu(conv(self.hidden)(h))
-            h = nn.relu(h + conv(self.hidden)(r))
-        out = conv(2 * self.out_channels, kernel_init=nn.initializers.zeros)(h)
+            r = nn.relu(conv3x3(self.hidden, self.conv)(h))
+            h = nn.relu(h + conv3x3(self.hidden, self.conv)(r))
+        out = conv3x3(2 * self.out_channels, self.conv, zero_init=True)(h)
         return _split_scale_shift(self, out)
 
 
@@ -94,17 +90,17 @@ def _split_scale_shift(module: nn.Module, out):
     return scale * jnp.tanh(raw), shift
 
 
-CONDITIONERS = ("conv", "fast_conv", "dense")
+CONDITIONERS = ("conv", "dense")
 
 
-def make_conditioner(kind: str, hidden: int, num_blocks: int, out_channels: int) -> nn.Module:
-    """"conv": residual conv net (flax convolutions); "fast_conv": the same net
-    with jaxgen.nn.fast_conv's GEMM convolutions; "dense": an MLP."""
+def make_conditioner(kind: str, hidden: int, num_blocks: int, out_channels: int,
+                     conv: str = "flax") -> nn.Module:
+    """"conv": residual conv net with `conv` convolutions; "dense": an MLP."""
     size = dict(hidden=hidden, num_blocks=num_blocks, out_channels=out_channels)
     if kind == "dense":
         return DenseConditioner(**size)
-    if kind in ("conv", "fast_conv"):
-        return ConvConditioner(fast=kind == "fast_conv", **size)
+    if kind == "conv":
+        return ConvConditioner(conv=conv, **size)
     raise ValueError(f"conditioner must be one of {CONDITIONERS}, got {kind!r}")
 
 
@@ -125,13 +121,14 @@ class CheckerboardCoupling(nn.Module):
     conditioner: str = "conv"
     hidden: int = 64
     num_blocks: int = 2
+    conv: str = "flax"  # the conv conditioner's convolutions (fast_conv.conv3x3)
 
     @nn.compact
     def __call__(self, x, inverse: bool = False):
         _, h, w, c = x.shape
         mask = jnp.asarray(checkerboard_mask(h, w, self.parity))  # [H, W, 1]
         log_scale, shift = make_conditioner(self.conditioner, self.hidden, self.num_blocks,
-                                            c)(x * mask)
+                                            c, self.conv)(x * mask)
         # Zeroed on the fixed pixels: there the map is the identity, log-det 0.
         return affine(x, log_scale * (1 - mask), shift * (1 - mask), inverse)
 
@@ -145,6 +142,7 @@ class ChannelCoupling(nn.Module):
     conditioner: str = "conv"
     hidden: int = 64
     num_blocks: int = 2
+    conv: str = "flax"  # the conv conditioner's convolutions (fast_conv.conv3x3)
 
     @nn.compact
     def __call__(self, x, inverse: bool = False):
@@ -155,7 +153,7 @@ class ChannelCoupling(nn.Module):
         fixed, moved = (x[..., :half], x[..., half:]) if self.parity == 0 \
             else (x[..., c - half:], x[..., :c - half])
         log_scale, shift = make_conditioner(self.conditioner, self.hidden, self.num_blocks,
-                                            moved.shape[-1])(fixed)
+                                            moved.shape[-1], self.conv)(fixed)
         moved, log_det = affine(moved, log_scale, shift, inverse)
         parts = (fixed, moved) if self.parity == 0 else (moved, fixed)
         return jnp.concatenate(parts, axis=-1), log_det

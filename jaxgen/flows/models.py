@@ -84,7 +84,7 @@ class Flow(nn.Module):
     steps_per_level: int
     hidden: int
     num_blocks: int
-    image_conditioner: str = "conv"  # or "fast_conv" (layers.make_conditioner)
+    conv: str = "flax"  # the image conditioners' convolutions (fast_conv.conv3x3)
 
     def setup(self):
         check_architecture(self.architecture, self.image_shape, self.num_levels)
@@ -92,7 +92,7 @@ class Flow(nn.Module):
 
     def _level(self, level: int) -> list:
         points = is_points(self.image_shape)
-        net = dict(conditioner="dense" if points else self.image_conditioner, hidden=self.hidden,
+        net = dict(conditioner="dense" if points else "conv", conv=self.conv, hidden=self.hidden,
                    num_blocks=self.num_blocks)
         s = self.steps_per_level
         if self.architecture == "realnvp":

@@ -245,3 +245,20 @@ class ConvTranspose(SameConvParams):
     def __call__(self, x):
         kernel, bias = self.kernel_and_bias(x.shape[-1])
         return conv_transpose_same(x, kernel, self.stride, bias)
+
+
+# ----------------------------------------------------------------- choosing one
+
+CONV_CHOICES = ("fast", "flax")  # config key `conv` of the families that offer both
+
+
+def conv3x3(features: int, impl: str, stride: int = 1, name=None, zero_init: bool = False):
+    """A 3x3 'SAME' convolution: jaxgen's GEMM form (`impl="fast"`) or flax's
+    nn.Conv (`"flax"`), the same function with the same parameters."""
+    init = nn.initializers.zeros_init() if zero_init else nn.initializers.lecun_normal()
+    if impl == "fast":
+        return Conv(features, 3, stride, kernel_init=init, name=name)
+    if impl == "flax":
+        return nn.Conv(features, (3, 3), strides=(stride, stride), padding="SAME",
+                       kernel_init=init, name=name)
+    raise ValueError(f"unknown conv {impl!r}; choose from {CONV_CHOICES}")
