@@ -200,13 +200,14 @@ SAMPLERS = {"ddim-10": {"sampler": "ddim", "sample_steps": "10"},
 
 
 def main(argv=None) -> dict:
-    p = harness.arg_parser(__doc__.split("\n")[0], steps=5, repeats=3)
+    p = harness.arg_parser(__doc__.split("\n")[0], steps=5, repeats=3, torch_device=True)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--sample-num", type=int, default=20, help="images per sampler call")
     args = p.parse_args(argv)
-    harness.setup_torch()
+    harness.setup_torch(args.torch_device)
     report = {"benchmark": "diffusion_train_step", **harness.environment(),
-              "command": "nice -n 19 " + harness.command_line("diffusion_train_step.py", argv)}
+              "command": ("nice -n 19 " if args.torch_device == "cpu" else "")
+              + harness.command_line("diffusion_train_step.py", argv)}
     host_batches = harness.random_image_batches(args.batch_size, args.num_batches)
     impls = {f"jaxgen[{conv}]": harness.EngineStep(jaxgen_config(conv, args.batch_size),
                                                    host_batches)

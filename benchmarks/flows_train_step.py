@@ -135,12 +135,12 @@ def torch_step(config, host_batches, seed: int = 0) -> harness.TorchStep:
 
 
 def main(argv=None) -> dict:
-    p = harness.arg_parser(__doc__.split("\n")[0], steps=20)
+    p = harness.arg_parser(__doc__.split("\n")[0], steps=20, torch_device=True)
     p.add_argument("--batch-size", type=int, default=64)
     args = p.parse_args(argv)
     from jaxgen.engine.config import build_config
 
-    harness.setup_torch()
+    harness.setup_torch(args.torch_device)
     report = {"benchmark": "flows_train_step", **harness.environment(),
               "command": harness.command_line("flows_train_step.py", argv)}
     from jaxgen.nn.fast_conv import CONV_CHOICES

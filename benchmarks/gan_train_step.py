@@ -110,10 +110,10 @@ def time_arch(arch: str, args) -> dict:
 
 
 def main(argv=None) -> dict:
-    p = harness.arg_parser(__doc__.split("\n")[0], steps=20, repeats=3)
+    p = harness.arg_parser(__doc__.split("\n")[0], steps=20, repeats=3, torch_device=True)
     p.add_argument("--archs", default="mlp,dcgan")
     args = p.parse_args(argv)
-    harness.setup_torch()
+    harness.setup_torch(args.torch_device)
     report = {"benchmark": "gan_train_step", **harness.environment(),
               "command": harness.command_line("gan_train_step.py", argv),
               "settings": {"steps_per_run": args.steps, "repeats": args.repeats,

@@ -56,11 +56,34 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def setup_torch():
-    """Import torch and give it every usable core, as XLA's CPU backend has."""
+TORCH_DEVICES = ("cpu", "cuda")
+
+
+def setup_torch(device: str = "cpu"):
+    """Import torch, give it every usable core (as XLA's CPU backend has) and make
+    `device` the default for new tensors and parameters.
+
+    On "cuda", PyTorch gets its fastest settings: cuDNN autotuning and TF32 for
+    float32 matrix products and convolutions, which is what XLA does on the GPU
+    by default (its DEFAULT precision)."""
     import torch
+    if device not in TORCH_DEVICES:
+        raise SystemExit(f"--torch-device must be one of {TORCH_DEVICES}, got {device!r}")
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--torch-device cuda: PyTorch sees no CUDA device")
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     torch.set_num_threads(usable_cores())
+    torch.set_default_device(device)
     return torch
+
+
+def gpu_name() -> str | None:
+    """The CUDA device PyTorch uses, if any."""
+    import torch
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
 def environment() -> dict:
@@ -72,7 +95,8 @@ def environment() -> dict:
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": cpu_model(), "cores": usable_cores(), "platform": platform.platform(),
-                    "jax_devices": [str(d) for d in jax.devices()]},
+                    "jax_devices": [str(d) for d in jax.devices()],
+                    "torch_device": str(torch.get_default_device()), "gpu": gpu_name()},
         "versions": {"python": platform.python_version(), "jax": jax.__version__,
                      "jaxlib": jaxlib.__version__, "flax": flax.__version__,
                      "torch": torch.__version__, "numpy": np.__version__},
@@ -87,13 +111,20 @@ def command_line(script: str, argv=None) -> str:
     return "python " + " ".join(shlex.quote(a) for a in [f"benchmarks/{script}", *args])
 
 
-def arg_parser(description: str, steps: int = 30, repeats: int = 3) -> argparse.ArgumentParser:
+def arg_parser(description: str, steps: int = 30, repeats: int = 3,
+               torch_device: bool = False) -> argparse.ArgumentParser:
+    """The common flags; `torch_device` adds --torch-device (train-step benchmarks,
+    whose TorchStep waits for the GPU before stopping the clock)."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--steps", type=int, default=steps, help="train steps per timed run")
     p.add_argument("--repeats", type=int, default=repeats, help="interleaved timed runs (median)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (compile, caches)")
     p.add_argument("--num-batches", type=int, default=4, help="distinct random batches cycled")
     p.add_argument("--out-dir", default=RESULTS_DIR)
+    if torch_device:
+        p.add_argument("--torch-device", default="cpu", choices=TORCH_DEVICES,
+                       help="where the PyTorch reference runs (jaxgen uses JAX's default "
+                            "backend, a GPU where jax has one)")
     return p
 
 
@@ -168,7 +199,14 @@ class TorchStep:
     loop, as jaxgen's are placed on device before timing)."""
 
     def __init__(self, model, loss_fn, optimizer, batches, clip_norm: float | None = None):
-        self.model, self.loss_fn, self.optimizer, self.batches = model, loss_fn, optimizer, batches
+        import torch
+        self._torch = torch
+        self.device = torch.get_default_device()  # set by setup_torch
+        # Parameters are created there already; buffers made from numpy are not.
+        # `Module.to` moves in place, so the optimizer's references stay valid.
+        self.model = model.to(self.device)
+        self.loss_fn, self.optimizer = loss_fn, optimizer
+        self.batches = [to_device(b, self.device) for b in batches]
         self.clip_norm = clip_norm  # global-norm gradient clipping before the step, if set
         self.num_params = sum(p.numel() for p in model.parameters())
         self.loss = None
@@ -184,10 +222,19 @@ class TorchStep:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
             self.optimizer.step()
         self.loss = loss.detach()
+        if self.device.type == "cuda":  # CUDA kernels run asynchronously: wait for them
+            self._torch.cuda.synchronize()
         return time.perf_counter() - start
 
     def last_loss(self) -> float:
         return float(self.loss)
+
+
+def to_device(batch, device):
+    """A torch tensor, or a tuple/list of them, moved to `device`."""
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    return batch.to(device)
 
 
 def torch_nchw(host_batches) -> list:
@@ -240,6 +287,9 @@ def header_lines(report: dict) -> list[str]:
             f"- command: `{report['command']}`",
             f"- machine: {m['cpu']}, {m['cores']} cores (`torch.set_num_threads"
             f"({report['threads']['torch.set_num_threads']})`; XLA uses all cores by default)",
+            *([f"- GPU: {m['gpu']}; PyTorch on `{m['torch_device']}` (cuDNN autotuning, TF32 "
+               f"allowed), JAX on {', '.join(m['jax_devices'])}"]
+              if m.get("torch_device", "cpu") != "cpu" else []),
             f"- versions: jax {v['jax']}, jaxlib {v['jaxlib']}, flax {v['flax']}, "
             f"torch {v['torch']}, python {v['python']}",
             f"- load average (1, 5, 15 min) before / after: {load[0]} / {load[1]}"

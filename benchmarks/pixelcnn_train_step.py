@@ -143,12 +143,12 @@ def time_samplers(config, state, num: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    p = harness.arg_parser(__doc__.split("\n")[0], steps=10, repeats=3)
+    p = harness.arg_parser(__doc__.split("\n")[0], steps=10, repeats=3, torch_device=True)
     p.set_defaults(warmup=2)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--sample-num", type=int, default=4, help="images per sampler call")
     args = p.parse_args(argv)
-    harness.setup_torch()
+    harness.setup_torch(args.torch_device)
     report = {"benchmark": "pixelcnn_train_step", **harness.environment(),
               "command": harness.command_line("pixelcnn_train_step.py", argv)}
     host_batches = harness.random_image_batches(args.batch_size, args.num_batches)

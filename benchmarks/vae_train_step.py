@@ -105,11 +105,11 @@ def torch_step(latent_dim: int, host_batches, seed: int = 0) -> harness.TorchSte
 
 
 def main(argv=None) -> dict:
-    p = harness.arg_parser(__doc__.split("\n")[0])
+    p = harness.arg_parser(__doc__.split("\n")[0], torch_device=True)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--latent-dim", type=int, default=2)
     args = p.parse_args(argv)
-    harness.setup_torch()
+    harness.setup_torch(args.torch_device)
     report = {"benchmark": "vae_train_step", **harness.environment(),
               "command": harness.command_line("vae_train_step.py", argv)}
 
