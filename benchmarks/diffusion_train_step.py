@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import statistics
 import time
 
 import numpy as np
@@ -171,8 +172,9 @@ def torch_step(config, host_batches) -> harness.TorchStep:
 # --------------------------------------------------------------------------- samplers
 
 
-def sampler_images_per_second(settings, num: int) -> dict:
-    """images/s of `family.sample` (jitted as `jaxgen.load` does), compile excluded."""
+def sampler_images_per_second(settings, num: int, repeats: int = 1) -> dict:
+    """images/s of `family.sample` (jitted as `jaxgen.load` does), compile excluded;
+    the median of `repeats` calls."""
     import jax
     from jaxgen import registry
     from jaxgen.engine.config import apply_overrides
@@ -185,11 +187,15 @@ def sampler_images_per_second(settings, num: int) -> dict:
         config = apply_overrides(base, overrides)
         fn = jax.jit(functools.partial(family.sample, config), static_argnames="num")
         jax.block_until_ready(fn(state, jax.random.key(0), num=num))  # compile
-        start = time.perf_counter()
-        jax.block_until_ready(fn(state, jax.random.key(1), num=num))
-        seconds = time.perf_counter() - start
+        calls = []
+        for r in range(repeats):
+            start = time.perf_counter()
+            jax.block_until_ready(fn(state, jax.random.key(1 + r), num=num))
+            calls.append(time.perf_counter() - start)
+        seconds = statistics.median(calls)
         out[name] = {"images_per_second": round(num / seconds, 2),
-                     "seconds_per_image": round(seconds / num, 4)}
+                     "seconds_per_image": round(seconds / num, 4),
+                     "seconds_per_call": [round(c, 4) for c in calls]}
         print(f"sampler {name:10s} {num / seconds:9.2f} images/s", flush=True)
     return out
 
@@ -203,11 +209,13 @@ def main(argv=None) -> dict:
     p = harness.arg_parser(__doc__.split("\n")[0], steps=5, repeats=3, torch_device=True)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--sample-num", type=int, default=20, help="images per sampler call")
+    p.add_argument("--sample-repeats", type=int, default=1, help="timed sampler calls (median)")
     args = p.parse_args(argv)
     harness.setup_torch(args.torch_device)
     report = {"benchmark": "diffusion_train_step", **harness.environment(),
-              "command": ("nice -n 19 " if args.torch_device == "cpu" else "")
-              + harness.command_line("diffusion_train_step.py", argv)}
+              "command": harness.command_line(
+                  "diffusion_train_step.py", argv,
+                  prefix="nice -n 19 " if args.torch_device == "cpu" else "")}
     host_batches = harness.random_image_batches(args.batch_size, args.num_batches)
     impls = {f"jaxgen[{conv}]": harness.EngineStep(jaxgen_config(conv, args.batch_size),
                                                    host_batches)
@@ -217,12 +225,13 @@ def main(argv=None) -> dict:
     results = harness.time_interleaved(impls, args.batch_size, args.steps, args.repeats,
                                        args.warmup)
     ratios = harness.ratios_to(results)
-    samplers = sampler_images_per_second(SAMPLERS, args.sample_num)
+    samplers = sampler_images_per_second(SAMPLERS, args.sample_num, args.sample_repeats)
     speedup = samplers["ddim-50"]["images_per_second"] / samplers["ddpm-1000"]["images_per_second"]
     report.update({
         "settings": {"batch_size": args.batch_size, "steps_per_run": args.steps,
                      "repeats": args.repeats, "warmup_steps": args.warmup,
                      "num_batches": args.num_batches, "sample_num": args.sample_num,
+                     "sample_repeats": args.sample_repeats,
                      "parameters": num_params, "config": "experiments/diffusion/pixel_cond.py",
                      "data": "random uint8 [B, 28, 28, 1] and labels, same batches for all"},
         "results": results, "ratios": ratios, "samplers": samplers,
@@ -246,7 +255,8 @@ def markdown(report: dict) -> str:
              "Ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items()), "",
              f"Goal (jaxgen >= {harness.GOAL_RATIO}x PyTorch): "
              f"{'met' if report['goal']['met'] else 'not met'}.", "",
-             f"Sampling, jaxgen `ddpm` family `sample` ({s['sample_num']} images per call, one "
+             f"Sampling, jaxgen `ddpm` family `sample` ({s['sample_num']} images per call, median "
+             f"of {s.get('sample_repeats', 1)} calls, one "
              "jitted lax.scan chain, compile excluded, untrained weights: speed does not depend "
              "on them):", "", "| sampler | images/s | s/image |", "|---|---:|---:|"]
     for name, v in report["samplers"].items():

@@ -30,7 +30,8 @@ import time
 
 import numpy as np
 
-LOAD_WARNING = 1.5  # 1-minute load average above which timings are suspect
+# 1-minute load average per core above which timings are suspect (1.5 on 2 cores).
+LOAD_WARNING_PER_CORE = 0.75
 GOAL_RATIO = 1.5  # the issues' target: jaxgen at least 1.5x PyTorch eager
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -106,9 +107,15 @@ def environment() -> dict:
     }
 
 
-def command_line(script: str, argv=None) -> str:
+# Environment variables that change what is computed, shown in front of the command.
+COMMAND_ENV = ("JAX_DEFAULT_MATMUL_PRECISION",)
+
+
+def command_line(script: str, argv=None, prefix: str = "") -> str:
+    """The command that reproduces this run; `prefix` goes before `python` (e.g. nice)."""
     args = sys.argv[1:] if argv is None else argv
-    return "python " + " ".join(shlex.quote(a) for a in [f"benchmarks/{script}", *args])
+    env = "".join(f"{k}={shlex.quote(os.environ[k])} " for k in COMMAND_ENV if k in os.environ)
+    return env + prefix + "python " + " ".join(shlex.quote(a) for a in [f"benchmarks/{script}", *args])
 
 
 def arg_parser(description: str, steps: int = 30, repeats: int = 3,
@@ -279,6 +286,11 @@ def ratios_to(results: dict, reference: str = "pytorch") -> dict:
 # --------------------------------------------------------------------------- reports
 
 
+def was_busy(report: dict) -> bool:
+    """Whether the load average before the run says other work shared the cores."""
+    return report["load_average_before"][0] > LOAD_WARNING_PER_CORE * report["machine"]["cores"]
+
+
 def header_lines(report: dict) -> list[str]:
     """The markdown lines every report starts with after its title."""
     m, v = report["machine"], report["versions"]
@@ -294,7 +306,7 @@ def header_lines(report: dict) -> list[str]:
             f"torch {v['torch']}, python {v['python']}",
             f"- load average (1, 5, 15 min) before / after: {load[0]} / {load[1]}"
             + (" (the machine was busy: other jobs shared the cores)"
-               if load[0][0] > LOAD_WARNING else "")]
+               if was_busy(report) else "")]
 
 
 def results_table(results: dict, reference: str = "pytorch") -> list[str]:
@@ -321,7 +333,7 @@ def write_report(out_dir: str, name: str, report: dict, to_markdown) -> None:
     with open(md_path, "w") as f:
         f.write(markdown)
     print(markdown)
-    if report["load_average_before"][0] > LOAD_WARNING:
+    if was_busy(report):
         print(f"warning: load average {report['load_average_before'][0]:.1f} before the run: "
               "other processes shared the cores; the ratios were measured under that load",
               file=sys.stderr)
