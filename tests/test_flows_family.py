@@ -86,7 +86,42 @@ def test_log_likelihood_is_the_density_at_the_given_points():
     ("glow", "temperature", "0.0", "temperature"),
     ("realnvp", "hidden", "0", "hidden"),
     ("glow", "conv", "cudnn", "conv must be one of"),
+    ("glow", "dequantization", "gaussian", "dequantization must be one of"),
+    ("realnvp", "deq_hidden", "0", "deq_hidden"),
 ])
 def test_bad_config_values_are_clear_errors(family, key, value, message):
     with pytest.raises(ConfigError, match=message):
         flows.validate(tiny(family, **{key: value}))
+
+
+def test_variational_dequantization_is_for_images_only():
+    with pytest.raises(ConfigError, match="2-D data are continuous"):
+        flows.validate(tiny("realnvp", dataset="moons", dequantization="variational"))
+
+
+def test_glow_with_variational_dequantization_trains_the_flow_and_q_together(tmp_path):
+    """The trained params hold both networks, both move, and sampling and the
+    evaluation go through the flow alone."""
+    config = tiny("glow", steps=2, dequantization="variational", deq_hidden=4,
+                  deq_couplings=1)
+    workdir = str(tmp_path / "vdeq")
+    batch = {"image": np.full((8, 28, 28, 1), 100, np.uint8)}
+    fresh = flows.init(config, jax.random.key(config.seed), batch)
+    train(config, workdir, progress=False)
+    run = jaxgen.load(workdir)
+    assert set(run.state.params) == {"flow", "dequantizer"}
+    # Both networks were trained: the kernels that start at exactly zero (every
+    # conditioner's output conv, whatever the key) no longer are.
+    for part in ("flow", "dequantizer"):
+        zero_kernels = [jax.tree_util.keystr(path)
+                        for path, a in jax.tree_util.tree_leaves_with_path(fresh.params[part])
+                        if jax.tree_util.keystr(path).endswith("['kernel']") and not np.any(a)]
+        trained = {jax.tree_util.keystr(path): a
+                   for path, a in jax.tree_util.tree_leaves_with_path(run.state.params[part])}
+        assert zero_kernels, part
+        assert all(np.any(np.asarray(trained[k]) != 0) for k in zero_kernels), part
+    images = np.asarray(run.sample(jax.random.key(0), 2))
+    assert images.shape == (2, 28, 28, 1)
+    result = evaluation.evaluate_nll(run, jax.random.key(1), 16)
+    assert np.isfinite(result["nll_nats"])
+    assert result["dequantization"] == "variational, 1 draw per image"

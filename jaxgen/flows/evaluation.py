@@ -1,8 +1,9 @@
 """`jaxgen eval` for the flows: test NLL (nats, bits/dim), sampling time, pictures.
 
     nll          test NLL in nats per example over the first `num` test examples
-                 (images: the uniform-dequantization bound, one noise draw per
-                 image, and bits/dim on the 784 8-bit pixels; 2-D: exact)
+                 (images: the dequantization bound, uniform or variational
+                 noise, one draw per image, and bits/dim on the 784 8-bit
+                 pixels; 2-D: exact)
     sample_time  seconds per sample of the jitted sampler (after compilation)
     pictures     images: sample grids at several temperatures;
                  2-D: the density heat-map next to samples and data
@@ -42,7 +43,7 @@ def evaluate_nll(run, key, num: int) -> dict:
     out = {"nll_nats": nll, "num_examples": total}
     if not data.is_toy(config.dataset):
         out["nll_bpd"] = float(bits_per_dim(nll, NUM_PIXELS))
-        out["dequantization"] = "uniform, 1 draw per image"
+        out["dequantization"] = f"{config.dequantization}, 1 draw per image"
     return out
 
 

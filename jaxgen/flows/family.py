@@ -2,8 +2,10 @@
 
 Both are exact-likelihood models trained by maximum likelihood:
   images (Fashion-MNIST, uint8): loss = -[log p_flow(logit(dequantized x)) + log-dets
-          - D log 256] nats per image, an upper bound on the discrete NLL
-          (see dequantization.py), also logged as bits/dim;
+          - D log 256 - log q(u | x)] nats per image, an upper bound on the discrete
+          NLL (see dequantization.py), also logged as bits/dim; the noise u is
+          uniform (log q = 0) or, with `dequantization=variational`, drawn from a
+          learned q(u | x) trained jointly with the flow;
   2-D toy data: loss = -log p(x) nats per point, exact.
 The family name picks the architecture (models.py); everything else is shared.
 """
@@ -28,6 +30,7 @@ from jaxgen.registry import Family, register
 
 IMAGE_SHAPE = (28, 28, 1)
 POINT_SHAPE = (1, 1, 2)  # 2-D points go through the flow as 1x1 images with 2 channels
+DEQUANTIZATIONS = ("uniform", "variational")
 
 
 def default_config(family: str):
@@ -46,6 +49,9 @@ def default_config(family: str):
     c.conv = "flax"              # conditioner convs, fast_conv.conv3x3: "flax" (faster here) or "fast"
     c.toy_steps = 8              # 2-D data: couplings (realnvp) / steps (glow), one level
     c.logit_alpha = 0.05         # logit(alpha + (1 - 2 alpha) y), RealNVP's pre-processing
+    c.dequantization = "uniform"  # or "variational": noise from a learned q(u | x) (Flow++)
+    c.deq_hidden = 32            # variational: conditioner width of q's flow
+    c.deq_couplings = 2          # variational: checkerboard couplings in q's flow
     c.temperature = 1.0          # sampling: z ~ N(0, temperature^2 I) (Glow)
     return c
 
@@ -54,7 +60,20 @@ def uses_points(config) -> bool:
     return data.is_toy(config.dataset)
 
 
+def uses_variational_dequantization(config) -> bool:
+    return not uses_points(config) and config.dequantization == "variational"
+
+
 def validate(config) -> None:
+    if config.dequantization not in DEQUANTIZATIONS:
+        raise ConfigError(f"dequantization must be one of {DEQUANTIZATIONS}, "
+                          f"got {config.dequantization!r}")
+    if uses_points(config) and config.dequantization != "uniform":
+        raise ConfigError("dequantization applies to 8-bit images; 2-D data are continuous "
+                          "(leave dequantization=uniform)")
+    if config.deq_hidden < 1 or config.deq_couplings < 0:
+        raise ConfigError("deq_hidden must be >= 1 and deq_couplings >= 0, got "
+                          f"{config.deq_hidden} and {config.deq_couplings}")
     if config.conv not in CONV_CHOICES:
         raise ConfigError(f"conv must be one of {CONV_CHOICES}, got {config.conv!r}")
     if config.dataset not in data.IMAGE_DATASETS and not uses_points(config):
@@ -90,6 +109,19 @@ def make_flow(config) -> models.Flow:
                        conv=config.conv)
 
 
+def make_dequantizer(config) -> deq.VariationalDequantizer:
+    return deq.VariationalDequantizer(hidden=config.deq_hidden, num_blocks=config.num_blocks,
+                                      num_couplings=config.deq_couplings, conv=config.conv)
+
+
+def split_params(config, params):
+    """(the flow's params, the dequantizer's or None): with variational
+    dequantization the trained params are {"flow": ..., "dequantizer": ...}."""
+    if uses_variational_dequantization(config):
+        return params["flow"], params["dequantizer"]
+    return params, None
+
+
 def make_optimizer(config):
     schedule = optax.linear_schedule(0.0, config.learning_rate, max(config.warmup_steps, 1))
     return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(schedule))
@@ -100,9 +132,9 @@ def variables(params, extra):
     return {"params": params, **(extra or {})}
 
 
-def flow_log_prob(config, params, extra, x):
+def flow_log_prob(config, flow_params, extra, x):
     """log p(x) of flow inputs x [B, H, W, C] under the flow and its N(0, I) prior. [B]"""
-    z, log_det = make_flow(config).apply(variables(params, extra), x)
+    z, log_det = make_flow(config).apply(variables(flow_params, extra), x)
     return models.standard_normal_log_prob(z) + log_det
 
 
@@ -115,10 +147,15 @@ def log_likelihood_from_params(config, params, extra, batch, key):
     if uses_points(config):
         return flow_log_prob(config, params, extra, _as_points(batch["point"]))
     pixels = batch["image"]
-    noise = jax.random.uniform(key, pixels.shape)
+    flow_params, deq_params = split_params(config, params)
+    if deq_params is None:
+        noise, log_q = jax.random.uniform(key, pixels.shape), 0.0
+    else:
+        noise, log_q = make_dequantizer(config).apply(
+            {"params": deq_params}, pixels, jax.random.normal(key, pixels.shape))
     return deq.discrete_log_likelihood_bound(
-        functools.partial(flow_log_prob, config, params, extra), pixels, noise,
-        config.logit_alpha)
+        functools.partial(flow_log_prob, config, flow_params, extra), pixels, noise,
+        config.logit_alpha, log_q)
 
 
 def init(config, key, sample_batch) -> TrainState:
@@ -134,6 +171,11 @@ def init(config, key, sample_batch) -> TrainState:
     all_vars = dict(make_flow(config).init(k_params, x))
     params = all_vars.pop("params")
     extra = all_vars or None  # "constants" of the 1x1 convolutions (glow), else nothing
+    if uses_variational_dequantization(config):
+        pixels = sample_batch["image"]
+        deq_vars = make_dequantizer(config).init(jax.random.fold_in(k_params, 1), pixels,
+                                                 jnp.zeros(pixels.shape, jnp.float32))
+        params = {"flow": params, "dequantizer": deq_vars["params"]}
     return TrainState.create(params, make_optimizer(config).init(params), extra=extra)
 
 
@@ -169,7 +211,8 @@ def sample(config, state, key, num: int, cond=None):
         raise ConfigError(f"{config.family} is unconditional; do not pass a class")
     shape = data_shape(config)
     z = config.temperature * jax.random.normal(key, (num, math.prod(shape)))
-    x, _ = make_flow(config).apply(variables(state.params, state.extra), z, inverse=True)
+    flow_params, _ = split_params(config, state.params)
+    x, _ = make_flow(config).apply(variables(flow_params, state.extra), z, inverse=True)
     if uses_points(config):
         return x.reshape(num, 2)
     return deq.flow_output_to_unit(x, config.logit_alpha)

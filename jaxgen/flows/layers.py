@@ -124,11 +124,14 @@ class CheckerboardCoupling(nn.Module):
     conv: str = "flax"  # the conv conditioner's convolutions (fast_conv.conv3x3)
 
     @nn.compact
-    def __call__(self, x, inverse: bool = False):
+    def __call__(self, x, inverse: bool = False, context=None):
+        """`context` [B, H, W, C'] (optional) is seen by the conditioner beside the
+        fixed pixels: a conditional coupling, still invertible in x for that context."""
         _, h, w, c = x.shape
         mask = jnp.asarray(checkerboard_mask(h, w, self.parity))  # [H, W, 1]
+        inputs = x * mask if context is None else jnp.concatenate([x * mask, context], -1)
         log_scale, shift = make_conditioner(self.conditioner, self.hidden, self.num_blocks,
-                                            c, self.conv)(x * mask)
+                                            c, self.conv)(inputs)
         # Zeroed on the fixed pixels: there the map is the identity, log-det 0.
         return affine(x, log_scale * (1 - mask), shift * (1 - mask), inverse)
 
