@@ -8,7 +8,8 @@ import json
 import sys
 
 COLUMNS = [("sampler", "sampler", "{}"), ("sample_steps", "steps", "{}"),
-           ("eta", "eta", "{}"), ("guidance", "w", "{}"), ("num_samples", "N", "{}"), ("fid_fmnist", "FID-FMNIST", "{:.1f}"),
+           ("eta", "eta", "{}"), ("clip_x0", "clip x0", "{}"), ("guidance", "w", "{}"),
+           ("seed", "seed", "{}"), ("num_samples", "N", "{}"), ("fid_fmnist", "FID-FMNIST", "{:.1f}"),
            ("kid_fmnist_mean", "KID-FMNIST", "{:.2f}"),
            ("precision_fmnist", "precision", "{:.3f}"), ("recall_fmnist", "recall", "{:.3f}"),
            ("classifier_accuracy", "classifier acc.", "{:.3f}"),

@@ -70,3 +70,21 @@ nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir r
   --config.steps=2000 --config.schedule=cosine
 sweep --workdir runs/ddpm_pixel_cosine --num 500 --out $out/schedule_sweep.jsonl \
   --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
+
+# 12. v-prediction trained as long as the 6000-step eps model; DDIM-50, DDPM-50
+#     and DDPM-1000 at N = 500.
+nice -n 19 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir runs/ddpm_pixel_v6k \
+  --config.steps=6000 --config.prediction=v
+sweep --workdir runs/ddpm_pixel_v6k --num 500 --out $out/v_pred_6k.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
+sweep --workdir runs/ddpm_pixel_v6k --num 500 --out $out/v_pred_6k.jsonl \
+  --set sampler=ddpm,sample_steps=1000
+
+# 13. The 6000-step eps model: DDIM-50 without x0 clipping, and the FID's
+#     sampling noise (the same settings drawn with seed 1).
+sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --out $out/steps_sweep_6k.jsonl \
+  --set sampler=ddim,sample_steps=50,clip_x0=false
+sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --seed 1 --out $out/seed_check_6k.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
+sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --seed 1 --out $out/seed_check_6k.jsonl \
+  --set sampler=ddpm,sample_steps=1000
