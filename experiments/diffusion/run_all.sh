@@ -88,3 +88,13 @@ sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --seed 1 --out $out/seed_check
   --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
 sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --seed 1 --out $out/seed_check_6k.jsonl \
   --set sampler=ddpm,sample_steps=1000
+
+# 14. The v model's DDIM-50 with eta 0.2 and 0.5 (seeds 0 and 1), and its
+#     DDIM-50 / DDPM-50 / DDPM-1000 redrawn with seed 1.
+for seed in 0 1; do
+  sweep --workdir runs/ddpm_pixel_v6k --num 500 --seed $seed --out $out/v_pred_6k.jsonl \
+    --set sampler=ddim,sample_steps=50,eta=0.2 --set sampler=ddim,sample_steps=50,eta=0.5
+done
+sweep --workdir runs/ddpm_pixel_v6k --num 500 --seed 1 --out $out/v_pred_6k.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50 \
+  --set sampler=ddpm,sample_steps=1000
