@@ -225,8 +225,7 @@ class TorchStep:
             loss = self.loss_fn(self.model, self.batches[i % len(self.batches)])
             loss.backward()
             if self.clip_norm is not None:
-                import torch
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
+                self._torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
             self.optimizer.step()
         self.loss = loss.detach()
         if self.device.type == "cuda":  # CUDA kernels run asynchronously: wait for them

@@ -61,7 +61,7 @@ def uses_points(config) -> bool:
 
 
 def uses_variational_dequantization(config) -> bool:
-    return not uses_points(config) and config.dequantization == "variational"
+    return config.dequantization == "variational"  # images only (validate)
 
 
 def validate(config) -> None:
