@@ -19,6 +19,7 @@ import sys
 from jaxgen.errors import JaxgenError
 
 EXIT_USER_ERROR = 2
+STEP_HELP = "checkpoint step to load (default: the latest; a run keeps its last max_to_keep)"
 
 
 def _split_config_overrides(argv):
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="FILE.png (a grid) or FILE.npy (floats)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--cond", type=int, default=None, help="class label, if conditional")
+    sample.add_argument("--step", type=int, default=None, help=STEP_HELP)
 
     evaluate = sub.add_parser("eval", help="evaluate a trained run; writes WORKDIR/eval.json")
     evaluate.add_argument("--workdir", required=True)
@@ -69,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="comma-separated; default: all the family offers but pictures")
     evaluate.add_argument("--num", type=int, default=10_000, help="test images / samples used")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--step", type=int, default=None,
+                          help=STEP_HELP + "; results go to WORKDIR/eval_step_STEP.json")
 
     bench = sub.add_parser("bench", help="train-step throughput of a family (examples/s)")
     bench.add_argument("family")
@@ -112,7 +116,7 @@ def cmd_sample(args, overrides) -> None:
     extension = os.path.splitext(args.out)[1].lower()
     if extension not in (".png", ".npy"):
         raise JaxgenError(f"--out must end in .png or .npy, got {args.out!r}")
-    run = jaxgen.load(args.workdir, parse_overrides(overrides))
+    run = jaxgen.load(args.workdir, parse_overrides(overrides), step=args.step)
     samples = np.asarray(jax.device_get(run.sample(jax.random.key(args.seed), args.num,
                                                    cond=args.cond)))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -135,7 +139,7 @@ def cmd_eval(args, overrides) -> None:
 
     if args.num < 1:
         raise JaxgenError(f"--num must be >= 1, got {args.num}")
-    run = jaxgen.load(args.workdir, parse_overrides(overrides))
+    run = jaxgen.load(args.workdir, parse_overrides(overrides), step=args.step)
     offered = run.family.evaluations
     # Sample-based metrics (fid, kid, is, pr, modes) exist for every family
     # that samples; a family's own evaluation of the same name wins.
@@ -161,7 +165,9 @@ def cmd_eval(args, overrides) -> None:
             run, jax.random.fold_in(root, len(names)), args.num, wanted_generic))
     results["step"] = run.step
     _print_table(results)
-    path = os.path.join(args.workdir, "eval.json")
+    # An older checkpoint's results get a file of their own: eval.json stays the latest's.
+    path = os.path.join(args.workdir, "eval.json" if args.step is None
+                        else f"eval_step_{args.step}.json")
     merged = {}
     if os.path.exists(path):  # keep metrics computed earlier, unless of another step
         with open(path) as f:

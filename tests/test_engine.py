@@ -168,6 +168,10 @@ def test_cli_end_to_end_and_errors(tmp_path):
     assert results["num_images"] == 40 and results["step"] == 6
     # IWAE bound (K=4) is tighter than the ELBO on average: NLL(iwae) <= NLL(elbo) + noise.
     assert results["iwae_nll_nats"] < results["elbo_nll_nats"] + 5.0
+    # An older checkpoint (ckpt_every=3): its own file, eval.json untouched.
+    run_cli("eval", "--workdir", workdir, "--metrics", "elbo", "--num", "40", "--step", "3")
+    assert json.load(open(os.path.join(workdir, "eval_step_3.json")))["step"] == 3
+    assert json.load(open(os.path.join(workdir, "eval.json"))) == results
 
     # Bad input: one line on stderr, exit status 2.
     for args, message in [
@@ -177,6 +181,8 @@ def test_cli_end_to_end_and_errors(tmp_path):
         (["eval", "--workdir", workdir, "--num", "0"], "--num must be >= 1"),
         (["sample", "--workdir", str(tmp_path / "nothing"), "--out", "a.png"], "no jaxgen run"),
         (["sample", "--workdir", workdir, "--out", str(tmp_path / "a.gif")], ".png or .npy"),
+        (["sample", "--workdir", workdir, "--out", str(tmp_path / "a.png"), "--step", "4"],
+         "no checkpoint of step 4"),
     ]:
         result = run_cli(*args, check=False)
         assert result.returncode == 2, (args, result.stderr)
@@ -205,10 +211,14 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
 
 def test_load_gives_a_run_that_samples(tmp_path):
     workdir = str(tmp_path / "run")
-    train(tiny_config(steps=3), workdir, progress=False)
+    train(tiny_config(steps=3, ckpt_every=2), workdir, progress=False)  # saves steps 2 and 3
     run = jaxgen.load(workdir)
+    assert run.step == 3
     images = run.sample(jax.random.key(0), 3)
     assert images.shape == (3, 28, 28, 1)
     np.testing.assert_array_equal(images, run.sample(jax.random.key(0), 3))
+    assert jaxgen.load(workdir, step=2).step == 2
+    with pytest.raises(CheckpointError, match=r"no checkpoint of step 1 .*steps \[2, 3\]"):
+        jaxgen.load(workdir, step=1)
     with pytest.raises(CheckpointError):
         jaxgen.load(str(tmp_path / "missing"))

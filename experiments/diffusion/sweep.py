@@ -62,11 +62,13 @@ def main():
     p.add_argument("--num", type=int, default=500)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--step", type=int, default=None,
+                   help="checkpoint to load (default: the latest)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     for setting in args.set:
-        run = jaxgen.load(args.workdir, overrides=setting)
+        run = jaxgen.load(args.workdir, overrides=setting, step=args.step)
         key = jax.random.key(args.seed)
         start = time.perf_counter()
         samples, labels, first, per_image = draw_timed(run, key, args.num, args.batch)

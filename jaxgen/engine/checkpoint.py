@@ -50,6 +50,10 @@ class Checkpointer:
         step = self.latest_step() if step is None else step
         if step is None:
             raise CheckpointError(f"no checkpoint found in {self.directory}")
+        saved = sorted(self._manager.all_steps())
+        if step not in saved:
+            raise CheckpointError(f"no checkpoint of step {step} in {self.directory}; "
+                                  f"it holds steps {saved}")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
         try:
             restored = self._manager.restore(step, args=ocp.args.Composite(
