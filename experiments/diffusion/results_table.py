@@ -13,7 +13,8 @@ COLUMNS = [("sampler", "sampler", "{}"), ("sample_steps", "steps", "{}"),
            ("kid_fmnist_mean", "KID-FMNIST", "{:.2f}"),
            ("precision_fmnist", "precision", "{:.3f}"), ("recall_fmnist", "recall", "{:.3f}"),
            ("classifier_accuracy", "classifier acc.", "{:.3f}"),
-           ("seconds_per_image", "s / image", "{:.4f}"), ("step", "train step", "{}")]
+           ("seconds_per_image", "s / image", "{:.4f}"), ("step", "train step", "{}"),
+           ("average_steps", "weights averaged over steps", "{}")]
 
 
 def table(rows) -> str:
