@@ -98,3 +98,12 @@ done
 sweep --workdir runs/ddpm_pixel_v6k --num 500 --seed 1 --out $out/v_pred_6k.jsonl \
   --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50 \
   --set sampler=ddpm,sample_steps=1000
+
+# 15. The 6000-step eps model: deterministic DDIM with more steps, pixel
+#     statistics of its samples, and DDIM-50 from checkpoint-averaged weights.
+sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --out $out/steps_sweep_6k.jsonl \
+  --set sampler=ddim,sample_steps=100 --set sampler=ddim,sample_steps=250
+nice -n 19 python experiments/diffusion/pixel_stats.py --workdir runs/ddpm_pixel_cond_6k --num 200 \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
+sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --average-steps 5600,5800,6000 \
+  --out $out/steps_sweep_6k.jsonl --set sampler=ddim,sample_steps=50
