@@ -92,7 +92,7 @@ def untrained_vae_run(tmp_path, monkeypatch):
     run = Run(workdir=str(tmp_path), config=config, family=family,
               state=jax.jit(functools.partial(family.init, config))(jax.random.key(0),
                                                                    sample_batch))
-    monkeypatch.setattr(jaxgen, "load", lambda workdir, overrides=None: run)
+    monkeypatch.setattr(jaxgen, "load", lambda workdir, overrides=None, step=None: run)
     return run
 
 
