@@ -107,3 +107,28 @@ nice -n 19 python experiments/diffusion/pixel_stats.py --workdir runs/ddpm_pixel
   --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
 sweep --workdir runs/ddpm_pixel_cond_6k --num 500 --average-steps 5600,5800,6000 \
   --out $out/steps_sweep_6k.jsonl --set sampler=ddim,sample_steps=50
+
+# 16. The v model trained on to 15000 steps: a copy of run 12's workdir
+#     resumed (`steps` only schedules the work, so this equals one run of
+#     15000 steps), keeping every checkpoint from 7500 on; then DDIM-50 and
+#     DDPM-50 at steps 12000 and 15000, DDPM-1000 at 15000, two sampling seeds
+#     at 15000, and DDIM-50 with eta 0.2 / 0.5.
+cp -a runs/ddpm_pixel_v6k runs/ddpm_pixel_v15k
+nice -n 5 jaxgen train --config experiments/diffusion/pixel_cond.py --workdir runs/ddpm_pixel_v15k \
+  --config.steps=15000 --config.prediction=v --config.ckpt_every=500 --config.max_to_keep=30
+sweep --workdir runs/ddpm_pixel_v15k --step 9000 --num 500 --out $out/v_pred_15k.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
+sweep --workdir runs/ddpm_pixel_v15k --num 500 --out $out/v_pred_15k.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
+sweep --workdir runs/ddpm_pixel_v15k --step 12000 --num 500 --out $out/v_pred_15k.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
+sweep --workdir runs/ddpm_pixel_v15k --num 500 --seed 1 --out $out/v_pred_15k.jsonl \
+  --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
+for seed in 0 1; do
+  sweep --workdir runs/ddpm_pixel_v15k --num 500 --seed $seed --out $out/v_pred_15k.jsonl \
+    --set sampler=ddpm,sample_steps=1000
+done
+for seed in 0 1; do
+  sweep --workdir runs/ddpm_pixel_v15k --num 500 --seed $seed --out $out/v_pred_15k.jsonl \
+    --set sampler=ddim,sample_steps=50,eta=0.2 --set sampler=ddim,sample_steps=50,eta=0.5
+done
