@@ -47,7 +47,10 @@ def load_averaged(workdir: str, setting: dict, steps: list[int]):
     replaced by their mean over the checkpoints of all `steps`: checkpoint
     averaging, a cheap longer-horizon average of the weights."""
     runs = [jaxgen.load(workdir, overrides=setting, step=s) for s in steps]
-    mean = lambda *trees: jax.tree.map(lambda *a: sum(a) / len(a), *trees)  # noqa: E731
+
+    def mean(*trees):
+        return jax.tree.map(lambda *leaves: sum(leaves) / len(leaves), *trees)
+
     runs[-1].state = runs[-1].state.replace(
         params=mean(*[r.state.params for r in runs]),
         ema_params=mean(*[r.state.ema_params for r in runs]))
@@ -81,6 +84,8 @@ def main():
                    "checkpoints' weights instead of one checkpoint's")
     p.add_argument("--out", required=True)
     args = p.parse_args()
+    if args.step is not None and args.average_steps:
+        p.error("give --step or --average-steps, not both")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     for setting in args.set:
         run = (load_averaged(args.workdir, setting, args.average_steps) if args.average_steps
