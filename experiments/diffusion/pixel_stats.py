@@ -11,14 +11,12 @@ are in [0, 1]; labels 0..9 repeated, as in sweep.py.
 """
 from __future__ import annotations
 
-import argparse
-
 import jax
 import numpy as np
 
 import jaxgen
 from jaxgen.data import fashion_mnist
-from sweep import parse_setting
+from sweep import sampling_arguments
 
 
 def pixel_stats(images) -> dict:
@@ -29,14 +27,7 @@ def pixel_stats(images) -> dict:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--workdir", required=True)
-    p.add_argument("--set", action="append", required=True, type=parse_setting,
-                   help="config overrides of one setting, KEY=VALUE,KEY=VALUE")
-    p.add_argument("--num", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--step", type=int, default=None)
-    args = p.parse_args()
+    args = sampling_arguments(__doc__.split("\n")[0], num=200).parse_args()
     test = fashion_mnist.load("test")["image"][:args.num].astype(np.float64) / 255.0
     rows = [("test images", pixel_stats(test))]
     for setting in args.set:

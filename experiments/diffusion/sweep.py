@@ -69,16 +69,22 @@ def parse_setting(text: str) -> dict:
     return dict(item.split("=", 1) for item in text.split(","))
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def sampling_arguments(description: str, num: int) -> argparse.ArgumentParser:
+    """The arguments every script that samples settings of one run shares."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--workdir", required=True)
     p.add_argument("--set", action="append", required=True, type=parse_setting,
                    help="config overrides of one setting, KEY=VALUE,KEY=VALUE")
-    p.add_argument("--num", type=int, default=500)
-    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--num", type=int, default=num)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--step", type=int, default=None,
                    help="checkpoint to load (default: the latest)")
+    return p
+
+
+def main():
+    p = sampling_arguments(__doc__.split("\n")[0], num=500)
+    p.add_argument("--batch", type=int, default=100)
     p.add_argument("--average-steps", type=lambda t: [int(v) for v in t.split(",")],
                    default=None, help="S1,S2,...: sample with the mean of these "
                    "checkpoints' weights instead of one checkpoint's")
