@@ -136,7 +136,7 @@ done
 # 17. Classifier-free guidance on the 15000-step v model: DDIM-50 (eta 0) and
 #     DDPM-50 at w = 0.25, 0.5, 1, 2 (seed 0; 0.25 and 0.5 also seed 1), DDIM-50
 #     at w = 0.75, pixel statistics at w = 0 and 0.5, and DDPM-1000 at w = 0.5
-#     and 0.25 (seed 0; about 45 min each: guidance doubles the batch).
+#     and 0.25 (seed 0; 0.25 also seed 1; about 45 min each: guidance doubles the batch).
 for w in 1.0 0.5 2.0; do
   sweep --workdir runs/ddpm_pixel_v15k --num 500 --seed 0 --out $out/v15k_guidance.jsonl \
     --set sampler=ddim,sample_steps=50,eta=0.0,guidance=$w --set sampler=ddpm,sample_steps=50,guidance=$w
@@ -156,3 +156,5 @@ for w in 0.5 0.25; do
   sweep --workdir runs/ddpm_pixel_v15k --num 500 --seed 0 --out $out/v15k_guidance.jsonl \
     --set sampler=ddpm,sample_steps=1000,guidance=$w
 done
+sweep --workdir runs/ddpm_pixel_v15k --num 500 --seed 1 --out $out/v15k_guidance.jsonl \
+  --set sampler=ddpm,sample_steps=1000,guidance=0.25
