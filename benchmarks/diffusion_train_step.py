@@ -150,7 +150,7 @@ def torch_step(config, host_batches) -> harness.TorchStep:
     eps-MSE, backward, clip + Adam + EMA."""
     import torch
     torch.manual_seed(0)
-    model = torch_unet(config.channels, tuple(config.channel_mults), 10)
+    model = torch_unet(config.base_channels, tuple(config.channel_mults), 10)
     betas = np.linspace(config.beta_start, config.beta_end, config.num_timesteps)
     alpha_bar = torch.tensor(np.cumprod(1 - betas), dtype=torch.float32)
 

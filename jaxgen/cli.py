@@ -68,11 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="evaluate a trained run; writes WORKDIR/eval.json")
     evaluate.add_argument("--workdir", required=True)
     evaluate.add_argument("--metrics", default=None,
-                          help="comma-separated; default: all the family offers but pictures")
+                          help="comma-separated: nll (alias bpd), sample_time, fid, kid, is, pr, "
+                               "modes, and the family's own; default: the family's own "
+                               "but pictures, with nll and sample_time")
     evaluate.add_argument("--num", type=int, default=10_000, help="test images / samples used")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--step", type=int, default=None,
                           help=STEP_HELP + "; results go to WORKDIR/eval_step_STEP.json")
+    evaluate.add_argument("--extractor", default=None, metavar="WORKDIR",
+                          help="image metrics with the features of this classifier run "
+                               "(default: the shipped Fashion-MNIST CNN, FID-FMNIST)")
 
     bench = sub.add_parser("bench", help="train-step throughput of a family (examples/s)")
     bench.add_argument("family")
@@ -130,39 +135,36 @@ def cmd_sample(args, overrides) -> None:
     print(f"wrote {args.num} samples of {run.config.family} (step {run.step}) to {args.out}")
 
 
+def load_extractor_run(workdir: str):
+    """`--extractor WORKDIR`: the image-metric extractor of a trained classifier run."""
+    import jaxgen
+    from jaxgen import data
+    from jaxgen.metrics.extractor import extractor_from_classifier
+
+    run = jaxgen.load(workdir)
+    if run.config.family != "classifier":
+        raise JaxgenError(f"--extractor {workdir} holds a {run.config.family!r} run; it must "
+                          "be a `classifier` run (jaxgen train classifier ...)")
+    return extractor_from_classifier(run.config, run.state.params,
+                                     data.image_shape(run.config), source=workdir)
+
+
 def cmd_eval(args, overrides) -> None:
     import jax
 
     import jaxgen
     from jaxgen.engine.config import parse_overrides
-    from jaxgen.metrics import evaluations as sample_metrics
+    from jaxgen.metrics import evaluations
 
     if args.num < 1:
         raise JaxgenError(f"--num must be >= 1, got {args.num}")
     run = jaxgen.load(args.workdir, parse_overrides(overrides), step=args.step)
-    offered = run.family.evaluations
-    # Sample-based metrics (fid, kid, is, pr, modes) exist for every family
-    # that samples; a family's own evaluation of the same name wins.
-    generic = [m for m in sample_metrics.SAMPLE_METRICS
-               if m not in offered and run.family.sample is not None]
-    names = ([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics
-             else [m for m in offered if m != "pictures"])
-    unknown = [m for m in names if m not in offered and m not in generic]
-    if unknown:
-        raise JaxgenError(f"unknown metric(s) {unknown} for family {run.config.family}; "
-                          f"available: {', '.join(list(offered) + generic)}")
-    root = jax.random.key(args.seed)
-    results = {}
-    for i, name in enumerate(names):
-        if name in offered:
-            print(f"evaluating {name} ...", file=sys.stderr)
-            results.update(offered[name](run, jax.random.fold_in(root, i), args.num))
-    wanted_generic = [m for m in names if m in generic]
-    if wanted_generic:
-        # Drawn once for all of them: sampling may cost more than the metrics.
-        print(f"evaluating {','.join(wanted_generic)} on {args.num} samples ...", file=sys.stderr)
-        results.update(sample_metrics.evaluate_samples(
-            run, jax.random.fold_in(root, len(names)), args.num, wanted_generic))
+    requested = ([m.strip() for m in args.metrics.split(",") if m.strip()]
+                 if args.metrics else None)
+    names = evaluations.resolve(run, requested)
+    extractor = load_extractor_run(args.extractor) if args.extractor else None
+    results = evaluations.evaluate(run, names, jax.random.key(args.seed), args.num, extractor,
+                                   log=lambda message: print(message, file=sys.stderr))
     results["step"] = run.step
     _print_table(results)
     # An older checkpoint's results get a file of their own: eval.json stays the latest's.

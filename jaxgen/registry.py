@@ -18,18 +18,46 @@ _FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family", "jaxgen.diff
                    "jaxgen.autoregressive.family", "jaxgen.vqvae.family")
 
 
+LIKELIHOOD_KINDS = ("exact", "bound", "dequantized bound")
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """A stretch of training with its own config values (progressive growing's
+    resolutions, a two-stage model's stages): steps [start, end) run with the
+    run's config updated by `overrides` (flat KEY -> value), jitted once per phase."""
+
+    name: str
+    end: int
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
 @dataclasses.dataclass(frozen=True)
 class Family:
-    """The protocol every family implements.
+    """The protocol every family implements (DESIGN.md, "Family protocol").
 
     default_config() -> ml_collections.ConfigDict
     init(config, key, sample_batch) -> TrainState
     train_step(config, state, batch, key) -> (state, metrics)       pure; jitted by the engine
     sample(config, state, key, num, cond=None) -> images in [0, 1], NHWC   (None: does not generate)
-    log_likelihood(config, state, batch, key) -> nats per example   (where tractable)
+        cond: None, an int class, an [num] label array, or a batch dict
+    log_likelihood(config, state, batch, key) -> log p(x) (or its lower bound) in nats
+        per example, [B]; where tractable
+    likelihood_kind(config) -> "exact" | "bound" | "dequantized bound" | None: what
+        log_likelihood is (None: the run has no likelihood of its data, e.g. a
+        Bernoulli decoder on grey levels); drives the shared `nll` evaluation
     eval_step(config, state, batch, key) -> metrics                 (cheap periodic eval)
-    evaluations: name -> fn(run, key, num) -> dict of metric values (for `jaxgen eval`)
+    evaluations: name -> fn(run, key, num) -> dict: the family's own `jaxgen eval`
+        metrics; the shared ones (nll, sample_time, fid, kid, is, pr, modes) come
+        from jaxgen.metrics
     pictures(run, key, outdir) -> list of written files             (family-specific plots)
+    network_evals(config) -> network evaluations per sampled example (default 1)
+    phases(config) -> list of Phase (default: one phase over all steps)
+    phase_start(config, state, phase_index) -> state: applied before a phase's first
+        step (fresh or resumed), e.g. to copy a grown block's weights
+    upgrade_config(flat_saved_config, version) -> flat config: translate the keys of
+        a config saved by an older jaxgen (engine.config.complete)
+    conditional(config) -> bool: whether `sample` reads `cond`
     """
 
     name: str
@@ -39,9 +67,29 @@ class Family:
     train_step: Callable
     sample: Optional[Callable] = None  # None: the family does not generate (classifier)
     log_likelihood: Optional[Callable] = None
+    likelihood_kind: Optional[Callable] = None
     eval_step: Optional[Callable] = None
     evaluations: Mapping[str, Callable] = dataclasses.field(default_factory=dict)
     pictures: Optional[Callable] = None
+    network_evals: Optional[Callable] = None
+    phases: Optional[Callable] = None
+    phase_start: Optional[Callable] = None
+    upgrade_config: Optional[Callable] = None
+    conditional: Optional[Callable] = None
+    cpu_note: str = ""  # for `jaxgen list`: which experiments/ config suits a 2-core CPU
+
+    def kind_of_likelihood(self, config) -> Optional[str]:
+        if self.log_likelihood is None or self.likelihood_kind is None:
+            return None
+        return self.likelihood_kind(config)
+
+    def run_phases(self, config) -> list:
+        if self.phases is None:
+            return [Phase("train", int(config.steps))]
+        return list(self.phases(config))
+
+    def is_conditional(self, config) -> bool:
+        return bool(self.conditional(config)) if self.conditional is not None else False
 
 
 _REGISTRY: dict[str, Family] = {}

@@ -18,7 +18,7 @@ from conftest import run_cli
 from test_autoregressive import random_params
 from test_engine import assert_same_state, train_rows
 
-TINY_AR = {"channels": "4", "num_layers": "1", "head_hidden": "0", "num_mixtures": "2",
+TINY_AR = {"hidden_channels": "4", "num_layers": "1", "head_hidden": "0", "num_mixtures": "2",
            "batch_size": "4", "log_every": "1", "eval_every": "2", "sample_every": "1000",
            "ckpt_every": "2", "eval_batches": "1", "num_grid": "2"}
 
@@ -134,7 +134,7 @@ def test_pixelcnn_pp_family_trains_and_refuses_the_cached_sampler():
     ("first_kernel_size", 4, "first_kernel_size must be odd"),
     ("kernel_size", 2, "kernel_size must be odd"),
     ("dropout", 1.0, "dropout must be in"),
-    ("channels", 0, "channels must be >= 1"),
+    ("hidden_channels", 0, "hidden_channels must be >= 1"),
     ("dataset", "moons", "needs an image dataset"),
 ])
 def test_bad_config_values_are_clear_errors(key, value, message):

@@ -17,7 +17,7 @@ from test_engine import assert_same_state, train_rows
 from jaxgen.engine.config import build_config
 
 # A U-Net of a few thousand parameters and a short chain: the machinery, not quality.
-TINY_DDPM = {"channels": 8, "channel_mults": "(1, 2)", "attention": False,
+TINY_DDPM = {"base_channels": 8, "channel_mults": "(1, 2)", "attention": False,
              "num_timesteps": 20, "sample_steps": 5, "vb_timesteps": 4, "mlp_width": 16,
              "mlp_blocks": 1}
 

@@ -18,7 +18,7 @@ from conftest import run_cli
 from test_engine import assert_same_state, train_rows
 
 # Tiny networks: what is tested is the machinery, not the model.
-TINY = {"channels": "(4, 4)", "num_res_blocks": "1", "code_dim": "3", "num_codes": "6",
+TINY = {"hidden_channels": "(4, 4)", "num_res_blocks": "1", "code_dim": "3", "num_codes": "6",
         "batch_size": "8", "steps": "4", "log_every": "1", "eval_every": "2",
         "sample_every": "4", "ckpt_every": "2", "eval_batches": "1", "num_grid": "4"}
 TINY_PRIOR = {"stage": "prior", "prior_channels": "4", "prior_layers": "1",

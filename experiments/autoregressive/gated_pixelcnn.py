@@ -15,7 +15,7 @@ def get_config():
     c.architecture = "gated"
     c.head = "logistic_mixture"
     c.num_mixtures = 5
-    c.channels = 32
+    c.hidden_channels = 32
     c.num_layers = 6
     c.kernel_size = 3
     c.first_kernel_size = 7

@@ -14,7 +14,7 @@ def get_config():
     c.architecture = "gated"
     c.head = "logistic_mixture"
     c.num_mixtures = 5
-    c.channels = 48
+    c.hidden_channels = 48
     c.num_layers = 8
     c.kernel_size = 3
     c.first_kernel_size = 7

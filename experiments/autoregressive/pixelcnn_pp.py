@@ -18,7 +18,7 @@ def get_config():
     c.sampler = "naive"       # pixelcnn_pp has no cached sampler
     c.head = "logistic_mixture"
     c.num_mixtures = 5
-    c.channels = 16
+    c.hidden_channels = 16
     c.num_layers = 1          # gated residual blocks per resolution (28, 14, 7) on the way down
     c.kernel_size = 3         # [2, 3] down-shifted and [2, 2] down-right-shifted windows
     c.first_kernel_size = 3   # first layers: the row above (u), mask A (ul)

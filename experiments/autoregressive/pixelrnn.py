@@ -12,7 +12,7 @@ def get_config():
     c.family = "pixelrnn"
     c.head = "logistic_mixture"
     c.num_mixtures = 5
-    c.channels = 32
+    c.hidden_channels = 32
     c.num_layers = 2
     c.kernel_size = 3
     c.first_kernel_size = 7

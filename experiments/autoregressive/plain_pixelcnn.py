@@ -13,7 +13,7 @@ def get_config():
     c.family = "pixelcnn"
     c.architecture = "plain"
     c.head = "softmax"
-    c.channels = 32
+    c.hidden_channels = 32
     c.num_layers = 6
     c.kernel_size = 3
     c.first_kernel_size = 7

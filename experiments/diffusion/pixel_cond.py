@@ -19,7 +19,7 @@ def get_config():
     c.learning_rate = 1e-3
     c.warmup_steps = 100
     c.ema_decay = 0.995
-    c.channels = 16
+    c.base_channels = 16
     c.channel_mults = (1, 2, 4)
     c.num_res_blocks = 1
     c.attention = True

@@ -14,7 +14,7 @@ def get_config():
     c = ml_collections.ConfigDict()
     c.family = "vqvae"
     c.stage = "autoencoder"
-    c.channels = (32, 64)
+    c.hidden_channels = (32, 64)
     c.num_res_blocks = 2
     c.code_dim = 16
     c.num_codes = 128

@@ -30,7 +30,7 @@ from jaxgen import data, metrics
 from jaxgen.autoregressive import likelihoods, sampling
 from jaxgen.autoregressive.models import ARCHITECTURES
 from jaxgen.autoregressive.pixelrnn import DiagonalBiLSTM, RowLSTM
-from jaxgen.engine.config import base_config
+from jaxgen.engine.config import base_config, rename_keys
 from jaxgen.engine.state import TrainState, apply_gradients
 from jaxgen.errors import ConfigError
 from jaxgen.registry import Family, register
@@ -48,7 +48,7 @@ def default_config(family: str = "pixelcnn"):
     c.learning_rate = 1e-3      # Adam
     c.decay_steps = 0           # > 0: cosine decay of the learning rate to 10% over these steps
     c.grad_clip_norm = 500.0    # global norm of the nats-per-image gradient; 0: no clipping
-    c.channels = 32
+    c.hidden_channels = 32
     c.num_layers = 6
     c.kernel_size = 3           # the masked layers after the first
     c.first_kernel_size = 7     # the mask-A first layer
@@ -79,7 +79,7 @@ def validate(config) -> None:
     sampling.check_sampler(network_class(config), config.sampler, what)
     if config.head not in likelihoods.HEADS:
         raise ConfigError(f"head must be one of {likelihoods.HEADS}, got {config.head!r}")
-    for key in ("channels", "num_layers", "num_mixtures"):
+    for key in ("hidden_channels", "num_layers", "num_mixtures"):
         if config[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {config[key]}")
     if config.kernel_size < 1 or config.kernel_size % 2 == 0:
@@ -102,10 +102,10 @@ def network_class(config):
 def make_model(config):
     cls = network_class(config)
     return cls(num_categories=NUM_GREY_LEVELS, head=config.head, num_mixtures=config.num_mixtures,
-               channels=config.channels, num_layers=config.num_layers,
+               channels=config.hidden_channels, num_layers=config.num_layers,
                kernel_size=config.kernel_size, first_kernel_size=config.first_kernel_size,
                head_hidden=config.head_hidden,
-               num_classes=data.NUM_CLASSES[config.dataset] if config.conditional else 0,
+               num_classes=data.num_classes(config) if config.conditional else 0,
                dropout_rate=config.dropout)
 
 
@@ -122,7 +122,7 @@ def make_optimizer(config):
 def class_onehot(config, labels):
     if not config.conditional or labels is None:
         return None
-    return jax.nn.one_hot(labels, data.NUM_CLASSES[config.dataset])
+    return jax.nn.one_hot(labels, data.num_classes(config))
 
 
 def grid(batch):
@@ -178,7 +178,7 @@ def sample_labels(config, num: int, cond=None):
     if not config.conditional:
         return None
     if cond is None:
-        labels = jnp.arange(num) % data.NUM_CLASSES[config.dataset]
+        labels = jnp.arange(num) % data.num_classes(config)
     else:
         labels = jnp.broadcast_to(jnp.asarray(cond, jnp.int32), (num,))
     return class_onehot(config, labels)
@@ -191,10 +191,18 @@ def sample(config, state, key, num: int, cond=None):
     return (tokens.astype(jnp.float32) / (NUM_GREY_LEVELS - 1))[..., None]
 
 
+def upgrade_config(flat: dict, version: int) -> dict:
+    """Keys of configs saved by an older jaxgen (engine.config.complete)."""
+    if version < 2:  # `channels` became a data key (image_folder's channel count)
+        flat = rename_keys(flat, {'channels': 'hidden_channels'})
+    return flat
+
+
 def _register():
     from jaxgen.autoregressive import evaluation
     common = dict(init=init, train_step=train_step, sample=sample, eval_step=eval_step,
-                  log_likelihood=log_likelihood, evaluations=evaluation.EVALUATIONS)
+                  log_likelihood=log_likelihood, evaluations=evaluation.EVALUATIONS,
+                  upgrade_config=upgrade_config)
     register(Family(name="pixelcnn",
                     description="PixelCNN / Gated PixelCNN with softmax or discretized logistic "
                                 "mixture (PixelCNN++) output; exact likelihood, cached sampler",

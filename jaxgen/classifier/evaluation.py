@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data
-from jaxgen.classifier.models import apply_model, pixels_to_unit
+from jaxgen.nn.classifier import apply_model, pixels_to_unit
 
 EVAL_BATCH = 500
 

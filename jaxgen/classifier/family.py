@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgen import data
-from jaxgen.classifier.models import (MODELS, apply_model, make_model, pixels_to_unit,
+from jaxgen.nn.classifier import (MODELS, apply_model, make_model, pixels_to_unit,
                                       standardise)
 from jaxgen.engine.config import base_config
 from jaxgen.engine.state import TrainState, apply_gradients
@@ -64,7 +64,7 @@ def random_hflip(key, images):
 
 def init(config, key, sample_batch) -> TrainState:
     validate(config)
-    params = make_model(config).init(key, standardise(pixels_to_unit(sample_batch["image"])))
+    params = make_model(config, data.num_classes(config)).init(key, standardise(pixels_to_unit(sample_batch["image"])))
     return TrainState.create(params, make_optimizer(config).init(params))
 
 

@@ -35,14 +35,15 @@ import zlib
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxgen.data import FASHION_MNIST_CLASSES
+from jaxgen import data as _data
+from jaxgen.data.specs import Dataset, DatasetSpec, image_field, label_field
 from jaxgen.errors import DatasetError
 
 TFDS_NAME = "jaxgen_fashion_mnist"
 SPLITS = ("train", "test")
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
-CLASS_NAMES = FASHION_MNIST_CLASSES
+CLASS_NAMES = _data.FASHION_MNIST_CLASSES
 
 DEFAULT_SOURCE_DIR = "/usr/share/datasets/fashion-mnist"
 SOURCE_DIR_ENV = "JAXGEN_FASHION_MNIST_DIR"
@@ -363,3 +364,18 @@ def load(split: str, data_dir: str | None = None, *,
     data_dir = os.path.abspath(os.path.expanduser(data_dir or default_data_dir()))
     cached = _load_cached(split, data_dir, source_dir(), download_allowed(download))
     return dict(cached)  # a fresh dict, so callers may add or drop keys freely
+
+
+# ---------------------------------------------------------------------------
+# The registry entry
+# ---------------------------------------------------------------------------
+
+SPEC = DatasetSpec(name="fashion_mnist", kind="images",
+                   fields={"image": image_field(*IMAGE_SHAPE), "label": label_field(NUM_CLASSES)},
+                   num_classes=NUM_CLASSES, splits=SPLITS, class_names=CLASS_NAMES)
+
+_data.register(Dataset(
+    name="fashion_mnist",
+    description="Fashion-MNIST: 28x28 grey garments, 10 classes, 60,000 train / 10,000 test",
+    spec=lambda config: SPEC, load=lambda config, split: load(split),
+    how_to_get=how_to_get_it()))

@@ -162,3 +162,35 @@ def mode_std(name: str) -> float:
     """Std of each mixture component of `ring8` or `grid25`."""
     _, std = _mode_spec(name)
     return std
+
+
+# ---------------------------------------------------------------------------
+# The registry entries: a toy "dataset" is a fixed pool drawn once from the
+# run's seed (fold_in by split); epochs reshuffle it.
+# ---------------------------------------------------------------------------
+
+POOL_SIZE = {"train": 100_000, "test": 10_000}
+
+
+def load_pool(name: str, seed: int, split: str) -> dict:
+    if split not in POOL_SIZE:
+        raise DatasetError(f"toy data have the splits {tuple(POOL_SIZE)}, not {split!r}")
+    key = jax.random.fold_in(jax.random.key(seed), 1 + tuple(POOL_SIZE).index(split))
+    return {"point": np.asarray(sample(name, key, POOL_SIZE[split]))}
+
+
+def _register() -> None:
+    from jaxgen import data
+    from jaxgen.data.specs import Dataset, DatasetSpec, Field
+
+    for name in NAMES:
+        spec = DatasetSpec(name=name, kind="points",
+                           fields={"point": Field((2,), np.dtype(np.float32))},
+                           splits=tuple(POOL_SIZE))
+        data.register(Dataset(
+            name=name, description=f"toy 2-D distribution {name} (points [2], float32)",
+            spec=lambda config, spec=spec: spec,
+            load=lambda config, split, name=name: load_pool(name, config.seed, split)))
+
+
+_register()

@@ -28,7 +28,7 @@ import optax
 from jaxgen import data
 from jaxgen.diffusion import latent, losses, samplers, schedules
 from jaxgen.diffusion.models import MLPDenoiser, UNet
-from jaxgen.engine.config import base_config
+from jaxgen.engine.config import base_config, rename_keys
 from jaxgen.engine.state import TrainState, apply_gradients
 from jaxgen.errors import ConfigError
 from jaxgen.nn.fast_conv import CONV_CHOICES
@@ -54,7 +54,7 @@ def default_config():
     c.beta_end = 0.02
     c.prediction = "eps"        # or "x0", "v"
     # U-Net (images).
-    c.channels = 32
+    c.base_channels = 32
     c.channel_mults = (1, 2, 2)  # 28 -> 14 -> 7
     c.num_res_blocks = 1
     c.attention = True           # self-attention at the lowest resolution
@@ -111,8 +111,9 @@ def validate(config) -> None:
         (0 < config.beta_start < config.beta_end < 1,
          f"need 0 < beta_start < beta_end < 1, got {config.beta_start}, {config.beta_end}"),
         (config.learning_rate > 0, f"learning_rate must be > 0, got {config.learning_rate}"),
-        (config.channels >= 1 and config.channels % min(8, config.channels) == 0,
-         f"channels must be a multiple of 8 (GroupNorm groups) or below 8, got {config.channels}"),
+        (config.base_channels >= 1 and config.base_channels % min(8, config.base_channels) == 0,
+         "base_channels must be a multiple of 8 (GroupNorm groups) or below 8, "
+         f"got {config.base_channels}"),
         (len(config.channel_mults) >= 1 and all(m >= 1 for m in config.channel_mults)
          and IMAGE_SHAPE[0] % 2 ** (len(config.channel_mults) - 1) == 0,
          f"channel_mults must be 1..3 positive ints (28 halves twice), got {config.channel_mults}"),
@@ -132,12 +133,12 @@ def validate(config) -> None:
 
 
 def num_classes(config) -> int:
-    return data.NUM_CLASSES[config.dataset] if config.conditional else 0
+    return data.num_classes(config) if config.conditional else 0
 
 
 def make_model(config):
     if data_kind(config) == "image":
-        return UNet(channels=config.channels, channel_mults=tuple(config.channel_mults),
+        return UNet(channels=config.base_channels, channel_mults=tuple(config.channel_mults),
                     num_res_blocks=config.num_res_blocks, attention=config.attention,
                     num_classes=num_classes(config), conv=config.conv)
     return MLPDenoiser(width=config.mlp_width, num_blocks=config.mlp_blocks,
@@ -317,6 +318,13 @@ def log_likelihood(config, state, batch, key):
                                      config.vb_timesteps, config.posterior_variance)
 
 
+def upgrade_config(flat: dict, version: int) -> dict:
+    """Keys of configs saved by an older jaxgen (engine.config.complete)."""
+    if version < 2:  # `channels` became a data key (image_folder's channel count)
+        flat = rename_keys(flat, {'channels': 'base_channels'})
+    return flat
+
+
 def _register():
     from jaxgen.diffusion import evaluation
     register(Family(
@@ -326,7 +334,8 @@ def _register():
                     "variational bound in bits/dim)",
         default_config=default_config, init=init, train_step=train_step, sample=sample,
         log_likelihood=log_likelihood, eval_step=eval_step,
-        evaluations=evaluation.EVALUATIONS, pictures=evaluation.pictures))
+        evaluations=evaluation.EVALUATIONS, pictures=evaluation.pictures,
+        upgrade_config=upgrade_config))
 
 
 _register()

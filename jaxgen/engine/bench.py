@@ -20,8 +20,8 @@ def train_step_throughput(config, steps: int = 50, warmup: int = 3) -> float:
     mesh = sharding.make_mesh()
     sharding.check_batch_size(config.batch_size, mesh)
     keys = run_keys(config.seed)
-    arrays = data.load_arrays(config, "train")
-    iterator = data.BatchIterator(arrays, config.batch_size, keys.data)
+    arrays = data.train_data(config)
+    iterator = data.make_iterator(config, arrays, config.batch_size, keys.data)
     batches = [sharding.put_batch(next(iterator), mesh) for _ in range(8)]
     state_sharding = sharding.replicated(mesh)
     state = jax.jit(functools.partial(family.init, config), out_shardings=state_sharding)(

@@ -38,7 +38,7 @@ class Checkpointer:
     def save(self, step: int, state, position: dict) -> None:
         self._manager.save(int(step), args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),
-            position=ocp.args.JsonSave({k: int(v) for k, v in position.items()})))
+            position=ocp.args.JsonSave(jax.tree.map(int, position))))
         self._manager.wait_until_finished()
 
     def restore(self, template, step: int | None = None):
@@ -66,7 +66,7 @@ class Checkpointer:
                 "delete that step folder to fall back to an older one, or use a new --workdir"
             ) from err
         _check_shapes(abstract, restored.state, step, self.directory)
-        return restored.state, dict(restored.position)
+        return restored.state, restored.position
 
     def close(self) -> None:
         self._manager.close()

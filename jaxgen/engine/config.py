@@ -16,12 +16,26 @@ import ml_collections
 from jaxgen.errors import ConfigError
 
 
+# Version of the config layout. A saved config.json without `config_version`
+# is version 1 (before the data keys, `optim` and the renamed width keys);
+# `complete` translates it. Bump when a key is renamed or changes meaning.
+CONFIG_VERSION = 2
+
+
 def base_config() -> ml_collections.ConfigDict:
     """The keys every family has (DESIGN.md, "Command line")."""
     c = ml_collections.ConfigDict()
+    c.config_version = CONFIG_VERSION
     c.family = ""
     c.seed = 0
+    # Data (jaxgen.data): which dataset(s) and how they are composed.
     c.dataset = "fashion_mnist"
+    c.source = "single"          # or "paired", "unpaired", "mixture" (data/sources.py)
+    c.dataset_b = ""             # the second dataset of a two-dataset source
+    c.data_path = ""             # image_folder / text_file: where the files are
+    c.data_path_b = ""           # the same for dataset_b
+    c.image_size = 0             # image_folder: side of the square images (0: 32)
+    c.channels = 0               # image_folder: 1 (grey) or 3 (RGB) (0: 3)
     c.batch_size = 100
     c.steps = 6000
     c.log_every = 100
@@ -155,15 +169,44 @@ def build_config(family_name: str | None = None, config_file: str | None = None,
 
 def validate_common(config) -> None:
     from jaxgen import data
-    if config.dataset not in data.known_datasets():
-        raise ConfigError(f"unknown dataset {config.dataset!r}; known datasets: "
-                          f"{', '.join(data.known_datasets())}")
+    data.validate(config)
     for key in ("batch_size", "steps_per_call", "log_every", "sample_every",
                 "ckpt_every", "eval_every", "num_grid"):
         if config[key] < 1:
             raise ConfigError(f"config key {key!r} must be >= 1, got {config[key]}")
     if config.steps < 0:
         raise ConfigError(f"config key 'steps' must be >= 0, got {config.steps}")
+
+
+def rename_keys(flat: dict, renames: dict) -> dict:
+    """Translate old flat key names to new ones (for a family's upgrade_config)."""
+    return {renames.get(key, key): value for key, value in flat.items()}
+
+
+def complete(saved, family) -> ml_collections.ConfigDict:
+    """A saved run's config made whole for today's code.
+
+    Keys renamed since the run was saved are translated (the family's
+    `upgrade_config`, given the flat saved keys and their version); keys
+    added since take their defaults. Both `train`'s resume check and
+    `jaxgen.load` read a workdir's config through here, so adding a config
+    key never blocks a resume. A saved key that today's family does not know
+    is a ConfigError naming it.
+    """
+    flat = flatten(saved.to_dict() if hasattr(saved, "to_dict") else dict(saved))
+    version = flat.pop("config_version", 1)
+    if not isinstance(version, int) or version > CONFIG_VERSION:
+        raise ConfigError(f"the saved config has config_version {version!r}; this jaxgen "
+                          f"reads versions up to {CONFIG_VERSION}: upgrade jaxgen")
+    if version < CONFIG_VERSION and family.upgrade_config is not None:
+        flat = family.upgrade_config(dict(flat), version)
+    config = family.default_config()
+    config.family = family.name
+    try:
+        config = apply_overrides(config, flat, from_string=False)
+    except ConfigError as err:
+        raise ConfigError(f"the saved config does not fit family {family.name}: {err}") from err
+    return config
 
 
 def to_json(config) -> str:

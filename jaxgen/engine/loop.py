@@ -26,12 +26,17 @@ RESUMABLE_KEYS = ("steps", "log_every", "sample_every", "ckpt_every", "eval_ever
 
 
 def reconcile_config(config, workdir: str):
-    """Refuse to continue a run in `workdir` with a config that computes something else."""
+    """Refuse to continue a run in `workdir` with a config that computes something else.
+
+    The saved config is read through `config.complete`, so keys added or
+    renamed since it was written compare by their current names and defaults.
+    """
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
         return config
     with open(path) as f:
         saved = config_lib.from_json(f.read())
+    saved = config_lib.complete(saved, registry.get(config.family))
     new_flat = config_lib.flatten(config.to_dict())
     old_flat = config_lib.flatten(saved.to_dict())
     differing = sorted(k for k in set(new_flat) | set(old_flat)
@@ -56,16 +61,18 @@ def write_config(config, workdir: str) -> None:
     os.replace(path + ".tmp", path)
 
 
-def make_train_call(family, config, train_key, state_sharding, mesh):
-    """jit(train_step) with the state donated; with steps_per_call = k > 1,
-    k steps run inside one `lax.scan` over a [k, B, ...] stack of batches."""
+def make_train_call(family, config, train_key, state_sharding, mesh, steps_per_call=None):
+    """jit(train_step) with the state donated; with steps_per_call = k > 1
+    (default: the config's), k steps run inside one `lax.scan` over a
+    [k, B, ...] stack of batches."""
+    fused = config.steps_per_call if steps_per_call is None else steps_per_call
 
     def one_step(state, batch):
         new_state, metrics = family.train_step(config, state, batch, step_key(train_key, state.step))
         return new_state.replace(step=state.step + 1), metrics
 
     fn = one_step
-    if config.steps_per_call > 1:
+    if fused > 1:
         fn = lambda state, batches: jax.lax.scan(one_step, state, batches)  # noqa: E731
     return jax.jit(fn, donate_argnums=0,
                    out_shardings=(state_sharding, sharding.replicated(mesh)))
@@ -142,21 +149,52 @@ def evaluate(config, state, test_arrays, eval_key, mesh, eval_fn) -> dict:
     return totals
 
 
+def phase_configs(family, config) -> list:
+    """[(Phase, config with the phase's overrides)], checked: ends increase and
+    the last one reaches `steps`."""
+    phases = family.run_phases(config)
+    ends = [p.end for p in phases]
+    if not phases or ends != sorted(set(ends)) or ends[-1] < config.steps:
+        raise ConfigError(f"{config.family}: phases end at steps {ends}; they must increase "
+                          f"and reach steps={config.steps}")
+    return [(p, config_lib.apply_overrides(config, dict(p.overrides), from_string=False))
+            for p in phases]
+
+
+class _PhaseCalls:
+    """The jitted functions of one phase, compiled on first use."""
+
+    def __init__(self, family, config, keys, state_sharding, mesh):
+        self.config = config
+        self._args = (family, config, keys.train, state_sharding, mesh)
+        self._calls = {}
+        self.sample = (jax.jit(functools.partial(family.sample, config), static_argnames="num")
+                       if family.sample is not None else None)
+        self.eval = (jax.jit(functools.partial(family.eval_step, config))
+                     if family.eval_step else None)
+
+    def train_call(self, k: int):
+        if k not in self._calls:
+            self._calls[k] = make_train_call(*self._args, steps_per_call=k)
+        return self._calls[k]
+
+
 def train(config, workdir: str, *, progress: bool = True):
     """Train (or resume) the run in `workdir`; returns the final TrainState."""
     family = registry.get(config.family)
     config_lib.validate_common(config)
     os.makedirs(workdir, exist_ok=True)
     config = reconcile_config(config, workdir)
+    phases = phase_configs(family, config)
     mesh = sharding.make_mesh()
     sharding.check_batch_size(config.batch_size, mesh)
     keys = run_keys(config.seed)
     k = config.steps_per_call
 
-    train_arrays = data.load_arrays(config, "train")
+    train_sides = data.train_data(config)
     write_config(config, workdir)
     state_sharding = sharding.replicated(mesh)
-    sample_batch = {name: a[:config.batch_size] for name, a in train_arrays.items()}
+    sample_batch = data.first_batch(config, train_sides, config.batch_size)
     init = jax.jit(functools.partial(family.init, config), out_shardings=state_sharding)
     state = init(keys.init, sample_batch)
 
@@ -167,18 +205,21 @@ def train(config, workdir: str, *, progress: bool = True):
         state, position = checkpointer.restore(state)
         logger.drop_after(int(state.step))
     step = int(state.step)
-    iterator = data.BatchIterator(train_arrays, config.batch_size, keys.data, position)
+    iterator = data.make_iterator(config, train_sides, config.batch_size, keys.data, position)
 
-    train_call = make_train_call(family, config, keys.train, state_sharding, mesh)
-    sample_fn = (jax.jit(functools.partial(family.sample, config), static_argnames="num")
-                 if family.sample is not None else None)
-    eval_fn = jax.jit(functools.partial(family.eval_step, config)) if family.eval_step else None
-    test_arrays = data.load_arrays(config, "test") if eval_fn else None
+    calls = [_PhaseCalls(family, phase_config, keys, state_sharding, mesh)
+             for _, phase_config in phases]
+    needs_test = any(c.eval is not None for c in calls)
+    test_arrays = data.load_split(config, "test") if needs_test else None
     bar = Progress(total=config.steps, initial=step, enabled=progress)
     if position is not None:
         bar.write(f"resumed {workdir} from step {step}")
 
-    def save_samples(name: str) -> None:
+    def phase_index(at_step: int) -> int:
+        return next(i for i, (p, _) in enumerate(phases) if at_step < p.end)
+
+    def save_samples(name: str, phase: int) -> None:
+        sample_fn = calls[phase].sample
         if sample_fn is None:  # a family that does not generate (the classifier)
             return
         images = sample_fn(state, keys.sample, num=config.num_grid)
@@ -190,25 +231,36 @@ def train(config, workdir: str, *, progress: bool = True):
             save_points(path, images, title=name)
 
     window, pending, state_position = _Window(), None, iterator.position
+    last_phase = phase_index(min(step, config.steps - 1)) if config.steps else 0
 
     def absorb(item) -> None:
-        first_step, metrics = item
+        first_step, metrics, count = item
         metrics = jax.device_get(metrics)
-        _check_finite(metrics, first_step, stacked=k > 1)
-        window.add(metrics, k)
+        _check_finite(metrics, first_step, stacked=count > 1)
+        window.add(metrics, count)
 
     with _StopRequest() as stop:
         try:
             while step < config.steps:
                 if stop.requested:
                     raise KeyboardInterrupt
-                if k > 1:
-                    batch = sharding.put_batch(iterator.next_stacked(k), mesh, stacked=True)
+                index = phase_index(step)
+                phase, phase_config = phases[index]
+                last_phase = index
+                start = phases[index - 1][0].end if index else 0
+                if step == start and family.phase_start is not None:
+                    # Entering a phase (fresh or resumed at its first step): the
+                    # family's transition, e.g. a newly grown block's weights.
+                    state = jax.jit(lambda s: family.phase_start(phase_config, s, index))(state)
+                # A fused call never crosses the end of a phase or of the run.
+                count = k if min(phase.end, config.steps) - step >= k else 1
+                if count > 1:
+                    batch = sharding.put_batch(iterator.next_stacked(count), mesh, stacked=True)
                 else:
                     batch = sharding.put_batch(next(iterator), mesh)
-                state, metrics = train_call(state, batch)  # returns at once; runs on device
-                previous, pending = pending, (step, metrics)
-                prev, step = step, step + k
+                state, metrics = calls[index].train_call(count)(state, batch)  # runs on device
+                previous, pending = pending, (step, metrics, count)
+                prev, step = step, step + count
                 state_position = iterator.position  # where the batches after `state` start
                 if previous is not None:
                     absorb(previous)  # the host checks call n-1 while the device runs call n
@@ -224,12 +276,12 @@ def train(config, workdir: str, *, progress: bool = True):
                     rate = window.count / max(time.perf_counter() - window.start, 1e-9)
                     logger.write(step, "train", {**window.means(), "steps_per_sec": rate})
                     window = _Window()
-                if due["eval"] and eval_fn is not None:
-                    values = evaluate(config, state, test_arrays,
-                                      jax.random.fold_in(keys.eval, step), mesh, eval_fn)
+                if due["eval"] and calls[index].eval is not None:
+                    values = evaluate(phase_config, state, test_arrays,
+                                      jax.random.fold_in(keys.eval, step), mesh, calls[index].eval)
                     logger.write(step, "test", values)
                 if due["sample"]:
-                    save_samples(f"step_{step:07d}.png")
+                    save_samples(f"step_{step:07d}.png", index)
                 if due["ckpt"]:
                     checkpointer.save(step, state, iterator.position)
         except KeyboardInterrupt:
@@ -253,8 +305,8 @@ def train(config, workdir: str, *, progress: bool = True):
             # they are most wanted.
             plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
 
-    save_samples("final.png")
+    save_samples("final.png", last_phase)
     return state
 
 
-__all__ = ["train", "reconcile_config", "RESUMABLE_KEYS"]
+__all__ = ["train", "reconcile_config", "phase_configs", "RESUMABLE_KEYS"]

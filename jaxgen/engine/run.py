@@ -27,9 +27,16 @@ class Run:
                        static_argnames="num")
 
     def sample(self, key, num: int, cond=None):
-        """Images in [0, 1], NHWC (points [num, 2] for 2-D families)."""
+        """Images in [0, 1], NHWC (points [num, 2] for 2-D families).
+
+        cond: None, an int class, a [num] label array, or a batch dict (a
+        translator's input images); refused for a run that does not read it.
+        """
         if self.family.sample is None:
             raise JaxgenError(f"family {self.family.name} does not sample")
+        if cond is not None and not self.family.is_conditional(self.config):
+            raise JaxgenError(f"this {self.family.name} run is unconditional: it takes no "
+                              "condition (--cond); train with a conditional config to use one")
         return self._sample_fn(self.state, key, num=num, cond=cond)
 
     @property
@@ -49,9 +56,7 @@ def read_config(workdir: str):
 def state_template(family, config):
     """Shapes, dtypes and (single-device) placement of the run's TrainState,
     obtained without running the initialisation or loading the dataset."""
-    spec = data.element_spec(config)
-    batch = {name: jax.ShapeDtypeStruct((config.batch_size,) + s.shape, s.dtype)
-             for name, s in spec.items()}
+    batch = data.spec(config).batch_shapes(config.batch_size)
     abstract = jax.eval_shape(functools.partial(family.init, config),
                               run_keys(config.seed).init, batch)
     device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
@@ -67,9 +72,7 @@ def load(workdir: str, overrides: dict | None = None, step: int | None = None) -
     """
     config = read_config(workdir)
     family = registry.get(config.family)
-    # Defaults first: a key added to the family after the run was saved still exists.
-    full = config_lib.apply_overrides(family.default_config(),
-                                      config_lib.flatten(config.to_dict()), from_string=False)
+    full = config_lib.complete(config, family)  # keys added or renamed since it was saved
     full = config_lib.apply_overrides(full, overrides or {})
     checkpointer = Checkpointer(workdir, create=False)
     try:

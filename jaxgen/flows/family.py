@@ -76,7 +76,7 @@ def validate(config) -> None:
                           f"{config.deq_hidden} and {config.deq_couplings}")
     if config.conv not in CONV_CHOICES:
         raise ConfigError(f"conv must be one of {CONV_CHOICES}, got {config.conv!r}")
-    if config.dataset not in data.IMAGE_DATASETS and not uses_points(config):
+    if data.kind(config) not in ("images", "points"):
         raise ConfigError(f"{config.family} needs an image or 2-D dataset, got {config.dataset!r}")
     for key in ("hidden", "steps_per_level", "toy_steps"):
         if config[key] < 1:

@@ -140,7 +140,7 @@ def data_shape(config) -> tuple:
 
 
 def num_classes(config):
-    return data.NUM_CLASSES[config.dataset] if config.conditional else None
+    return data.num_classes(config) if config.conditional else None
 
 
 def make_optimizers(config) -> dict:

@@ -1,4 +1,5 @@
-"""The feature extractor of the image metrics: jaxgen's Fashion-MNIST CNN.
+"""The feature extractor of the image metrics: jaxgen's Fashion-MNIST CNN, or a
+`classifier` run on another labelled dataset (`jaxgen eval --extractor WORKDIR`).
 
 Inception weights cannot be downloaded here, so FID/KID/IS/precision-recall
 use the `classifier` family's CNN (DESIGN.md, "Metrics"); its numbers are
@@ -57,20 +58,34 @@ def deserialize_weights(raw: bytes):
 
 @dataclasses.dataclass(frozen=True)
 class Extractor:
-    """images [B, 28, 28, 1] in [0, 1] -> (logits [B, 10], features [B, F]); jitted."""
+    """images [B, H, W, C] in [0, 1] -> (logits [B, K], features [B, F]); jitted.
+
+    name tags every metric it computes (`fid_fmnist`); image_shape is the one
+    shape it accepts (images of another shape are refused, never resized).
+    """
 
     name: str
     sha256: str
     config: ml_collections.ConfigDict
     params: object
+    image_shape: tuple = (28, 28, 1)
+    source: str = "shipped"  # where it came from: the weights file or the classifier run
 
     @functools.cached_property
     def _apply(self):
-        from jaxgen.classifier.models import apply_model
+        from jaxgen.nn.classifier import apply_model
         return jax.jit(functools.partial(apply_model, self.config))
 
     def __call__(self, images):
         return self._apply(self.params, images)
+
+    def check_shape(self, shape, what: str = "the run's samples") -> None:
+        if tuple(shape) != tuple(self.image_shape):
+            raise JaxgenError(
+                f"extractor {self.name} takes images of shape {tuple(self.image_shape)}; "
+                f"{what} have shape {tuple(shape)}. Images are never resized for a metric: "
+                "train a classifier on this dataset (jaxgen train classifier "
+                "--config.dataset=...) and pass it with --extractor WORKDIR")
 
     def featurise(self, images, batch_size: int = EXTRACT_BATCH):
         """Many images (numpy or jax) -> (probs [N, 10], features [N, F]) as numpy.
@@ -115,4 +130,18 @@ def load_extractor(path: str | None = None, expected_sha256: str | None = None) 
     with open(path, "rb") as f:
         params, config = deserialize_weights(f.read())
     name = "fmnist" if config.get("dataset") == "fashion_mnist" else str(config.get("dataset"))
-    return Extractor(name=name, sha256=sha256, config=config, params=params)
+    return Extractor(name=name, sha256=sha256, config=config, params=params, source=path)
+
+
+def extractor_from_classifier(config, params, image_shape, source: str) -> Extractor:
+    """The extractor of a trained `classifier` run (config, params, its image shape).
+
+    Its name is the classifier's dataset (`fid_fashion_mnist_m`), its sha256
+    that of its serialized weights, so cached reference statistics follow them.
+    """
+    if config.get("model") != "cnn":
+        raise JaxgenError(f"--extractor needs a classifier run with model=cnn (its "
+                          f"penultimate features); {source} holds model={config.get('model')!r}")
+    sha256 = hashlib.sha256(serialize_weights(params, config)).hexdigest()
+    return Extractor(name=str(config.dataset), sha256=sha256, config=config, params=params,
+                     image_shape=tuple(image_shape), source=source)

@@ -78,7 +78,7 @@ def class_onehot(config, labels):
     """One-hot labels [B, K] for a conditional model, None otherwise."""
     if not config.conditional:
         return None
-    return jax.nn.one_hot(labels, data.NUM_CLASSES[config.dataset])
+    return jax.nn.one_hot(labels, data.num_classes(config))
 
 
 def encode(config, params, pixels, labels=None):
@@ -161,7 +161,7 @@ def sample_labels(config, num: int, cond=None):
     if not config.conditional:
         return None
     if cond is None:
-        return jnp.arange(num) % data.NUM_CLASSES[config.dataset]
+        return jnp.arange(num) % data.num_classes(config)
     return jnp.broadcast_to(jnp.asarray(cond, jnp.int32), (num,))
 
 

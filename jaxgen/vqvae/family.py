@@ -35,7 +35,7 @@ import optax
 from jaxgen import data, metrics
 from jaxgen.autoregressive import sampling
 from jaxgen.autoregressive.models import ARCHITECTURES
-from jaxgen.engine.config import base_config
+from jaxgen.engine.config import base_config, rename_keys
 from jaxgen.engine.state import TrainState, apply_gradients
 from jaxgen.errors import ConfigError
 from jaxgen.registry import Family, register
@@ -46,7 +46,7 @@ from jaxgen.vqvae.models import CODE_GRID, VQAutoEncoder
 STAGES = ("autoencoder", "prior")
 CODEBOOK_UPDATES = ("ema", "gradient")
 # The keys that define the stage-1 model; a prior run must repeat them.
-AUTOENCODER_KEYS = ("dataset", "channels", "num_res_blocks", "code_dim", "num_codes")
+AUTOENCODER_KEYS = ("dataset", "hidden_channels", "num_res_blocks", "code_dim", "num_codes")
 NUM_DIMS = 28 * 28
 
 
@@ -60,7 +60,7 @@ def default_config():
     c.learning_rate = 1e-3      # Adam, for the stage being trained
     c.grad_clip_norm = 1.0      # 0 disables clipping
     # --- stage 1: the autoencoder
-    c.channels = (32, 64)       # widths at 16x16 and at the 8x8 code grid
+    c.hidden_channels = (32, 64)  # widths at 16x16 and at the 8x8 code grid
     c.num_res_blocks = 2
     c.code_dim = 16             # D
     c.num_codes = 128           # K
@@ -93,8 +93,9 @@ def validate(config) -> None:
             raise ConfigError(f"{key} must be one of {allowed}, got {config[key]!r}")
     sampling.check_sampler(ARCHITECTURES[config.prior_architecture], config.sampler,
                            f"prior_architecture {config.prior_architecture!r}")
-    if len(config.channels) != 2 or min(config.channels) < 1:
-        raise ConfigError(f"channels must be two positive widths, got {config.channels}")
+    if len(config.hidden_channels) != 2 or min(config.hidden_channels) < 1:
+        raise ConfigError("hidden_channels must be two positive widths, got "
+                          f"{config.hidden_channels}")
     for key in ("code_dim", "num_codes", "prior_channels", "prior_layers",
                 "prior_head_hidden", "prior_embedding"):
         if config[key] < 1:
@@ -121,7 +122,7 @@ def is_prior_stage(config) -> bool:
 
 
 def make_autoencoder(config) -> VQAutoEncoder:
-    return VQAutoEncoder(channels=tuple(config.channels), num_res_blocks=config.num_res_blocks,
+    return VQAutoEncoder(channels=tuple(config.hidden_channels), num_res_blocks=config.num_res_blocks,
                          code_dim=config.code_dim, out_channels=losses.OUTPUT_CHANNELS)
 
 
@@ -327,6 +328,13 @@ def sample(config, state, key, num: int, cond=None):
     return vae_losses.decoder_mean(decode_codes(config, vq_parts(config, state), codes))
 
 
+def upgrade_config(flat: dict, version: int) -> dict:
+    """Keys of configs saved by an older jaxgen (engine.config.complete)."""
+    if version < 2:  # `channels` became a data key (image_folder's channel count)
+        flat = rename_keys(flat, {'channels': 'hidden_channels'})
+    return flat
+
+
 def _register():
     from jaxgen.vqvae import evaluation
     register(Family(name="vqvae",
@@ -335,7 +343,8 @@ def _register():
                                 "(stage autoencoder / prior); bits/dim bound",
                     default_config=default_config, init=init, train_step=train_step,
                     sample=sample, log_likelihood=log_likelihood, eval_step=eval_step,
-                    evaluations=evaluation.EVALUATIONS, pictures=evaluation.pictures))
+                    evaluations=evaluation.EVALUATIONS, pictures=evaluation.pictures,
+                    upgrade_config=upgrade_config))
 
 
 _register()

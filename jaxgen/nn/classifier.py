@@ -1,7 +1,9 @@
-"""Fashion-MNIST classifiers: an MLP and a small CNN.
+"""Image classifiers: an MLP and a small CNN (the `classifier` family's
+networks, and the feature extractor of the image metrics, which is why they
+live in nn/: metrics/ imports no family).
 
-Both map float images [B, 28, 28, 1] (already standardised by the family) to
-`(logits [B, 10], features [B, F])`, where `features` is the penultimate
+Both map float images [B, H, W, C] (already standardised) to
+`(logits [B, K], features [B, F])`, where `features` is the penultimate
 layer: the representation the image metrics compare (FID, KID, precision and
 recall on the CNN's features; DESIGN.md, "Metrics").
 
@@ -18,8 +20,6 @@ from typing import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
-
-from jaxgen import data
 
 MODELS = ("mlp", "cnn")
 # Per-pixel mean and std of the Fashion-MNIST training images in [0, 1]:
@@ -78,8 +78,14 @@ class CNN(nn.Module):
         return nn.Dense(self.num_classes)(h), features
 
 
-def make_model(config):
-    num_classes = data.NUM_CLASSES[config.dataset]
+def num_classes_of(params) -> int:
+    """K of a trained classifier, read off its output layer."""
+    last = max((k for k in params["params"] if k.startswith("Dense_")),
+               key=lambda k: int(k.split("_")[1]))
+    return int(params["params"][last]["bias"].shape[0])
+
+
+def make_model(config, num_classes: int):
     if config.model == "mlp":
         return MLP(hidden=tuple(config.mlp_hidden), num_classes=num_classes,
                    dropout_rate=config.dropout)
@@ -88,21 +94,21 @@ def make_model(config):
 
 
 def standardise(images):
-    """Images in [0, 1] [B, 28, 28, 1] -> the networks' input scale."""
+    """Images in [0, 1] [B, H, W, C] -> the networks' input scale."""
     return (images - PIXEL_MEAN) / PIXEL_STD
 
 
 def pixels_to_unit(pixels):
-    """uint8 [B, 28, 28, 1] -> float32 in [0, 1]."""
+    """uint8 [B, H, W, C] -> float32 in [0, 1]."""
     return pixels.astype(jnp.float32) / 255.0
 
 
 def apply_model(config, params, images, *, dropout_key=None):
-    """Images in [0, 1] [B, 28, 28, 1] -> (logits [B, K], features [B, F]).
+    """Images in [0, 1] [B, H, W, C] -> (logits [B, K], features [B, F]).
 
     With a `dropout_key` the network runs in training mode (dropout on).
     """
-    model = make_model(config)
+    model = make_model(config, num_classes_of(params))
     x = standardise(images)
     if dropout_key is None:
         return model.apply(params, x, train=False)
