@@ -17,6 +17,15 @@ os.environ["XLA_FLAGS"] = " ".join(
 
 from jaxgen.engine import config as config_lib  # noqa: E402
 
+# Compiled programs are cached on disk for the whole session (and its
+# subprocesses): the suite compiles the same tiny programs many times (a
+# resumed run, a second family with the same networks).
+_CACHE = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                               os.path.join(os.path.expanduser("~"), ".cache", "jaxgen",
+                                            "test-xla-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
 # Small networks, a small batch and few steps: what is tested is the
 # machinery, not the quality of the model.
 TINY_VAE = {"enc_channels": "(4, 8, 8)", "dec_channels": "(8, 8, 4)", "batch_size": "8",
@@ -47,3 +56,33 @@ def run_cli(*args, env=None, check=True):
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+# A 32x32 RGB labelled dataset made in memory, so every image family can be
+# shown to train on colour images of another size with no code change.
+RGB32_DATASET = "test_rgb32"
+
+
+def _rgb32_arrays(config, split):
+    import numpy as np
+    rng = np.random.default_rng(("train", "test").index(split))
+    num = 64 if split == "train" else 16
+    coarse = rng.integers(0, 256, (num, 4, 4, 3)).astype(np.uint8)  # blocky colour images
+    images = np.repeat(np.repeat(coarse, 8, axis=1), 8, axis=2)  # [N, 32, 32, 3]
+    labels = (coarse.reshape(num, -1).sum(1) % 10).astype(np.int32)
+    return {"image": images, "label": labels}
+
+
+def _register_rgb32():
+    from jaxgen import data
+    from jaxgen.data.specs import Dataset, DatasetSpec, image_field, label_field
+    if RGB32_DATASET in data.known_datasets():
+        return
+    spec = DatasetSpec(name=RGB32_DATASET, kind="images",
+                       fields={"image": image_field(32, 32, 3), "label": label_field(10)},
+                       num_classes=10, class_names=tuple(str(k) for k in range(10)))
+    data.register(Dataset(name=RGB32_DATASET, description="random 32x32 RGB blocks (tests)",
+                          spec=lambda config: spec, load=_rgb32_arrays))
+
+
+_register_rgb32()
