@@ -25,10 +25,12 @@ LIKELIHOOD_KINDS = ("exact", "bound", "dequantized bound")
 class Phase:
     """A stretch of training with its own config values (progressive growing's
     resolutions, a two-stage model's stages): steps [start, end) run with the
-    run's config updated by `overrides` (flat KEY -> value), jitted once per phase."""
+    run's config updated by `overrides` (flat KEY -> value), jitted once per phase.
+    The last phase may have end None: it runs to the end of the run, whatever
+    `steps` is (which may change when a run is resumed)."""
 
     name: str
-    end: int
+    end: Optional[int] = None
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -85,7 +87,7 @@ class Family:
 
     def run_phases(self, config) -> list:
         if self.phases is None:
-            return [Phase("train", int(config.steps))]
+            return [Phase("train")]
         return list(self.phases(config))
 
     def is_conditional(self, config) -> bool:

@@ -16,6 +16,8 @@ from jaxgen.errors import JaxgenError
 from jaxgen.metrics import evaluations, extractor, frechet_distance, load_extractor, reference
 
 from conftest import tiny_config
+from tiny_configs import tiny_overrides
+from jaxgen.engine.config import build_config
 
 NUM_REAL = 1000  # test images used as the reference set here: fast, and enough
 
@@ -26,7 +28,10 @@ def small_reference(tmp_path, monkeypatch):
     monkeypatch.setenv(reference.CACHE_DIR_ENV, str(tmp_path / "cache"))
     full = reference.real_images
     monkeypatch.setattr(reference, "real_images",
-                        lambda dataset, split: full(dataset, split)[:NUM_REAL])
+                        lambda config, split: full(config, split)[:NUM_REAL])
+
+
+FMNIST = reference.dataset_config("fashion_mnist")
 
 
 def test_shipped_extractor_passes_its_checksum_and_classifies():
@@ -60,7 +65,7 @@ def test_weights_round_trip_through_msgpack():
 def test_reference_stats_are_cached_per_extractor(small_reference):
     fmnist = load_extractor()
     stats = reference.reference_stats(fmnist)
-    path = reference.cache_path(fmnist, "fashion_mnist", "test")
+    path = reference.cache_path(fmnist, FMNIST, "test")
     assert os.path.exists(path) and fmnist.sha256[:16] in path
     assert stats["features"].shape[0] == NUM_REAL
     np.testing.assert_array_equal(reference.reference_stats(fmnist)["cov"], stats["cov"])
@@ -69,7 +74,7 @@ def test_reference_stats_are_cached_per_extractor(small_reference):
 def test_fid_ranks_real_halves_above_noised_images(small_reference):
     """Extractor sanity: two halves of the test set are close; noise moves them apart."""
     fmnist = load_extractor()
-    images = reference.real_images("fashion_mnist", "test")
+    images = reference.real_images(FMNIST, "test")
     noisy = np.clip(images + 0.3 * np.random.default_rng(0).normal(size=images.shape), 0, 1)
 
     def stats(x):
@@ -121,7 +126,52 @@ def test_modes_metric_of_points_from_a_run():
 
 
 def test_families_that_do_not_sample_have_no_sample_metrics():
-    run = types.SimpleNamespace(family=types.SimpleNamespace(sample=None),
-                                config=ml_collections.ConfigDict({"family": "classifier"}))
+    run = types.SimpleNamespace(family=registry.get("classifier"),
+                                config=build_config("classifier",
+                                                    overrides=tiny_overrides("classifier")))
     with pytest.raises(JaxgenError, match="does not sample"):
-        evaluations.draw_samples(run, jax.random.key(0), 10)
+        evaluations.resolve(run, ["fid"])
+
+
+def test_a_metric_does_not_depend_on_the_others_asked_for(untrained_vae_run, small_reference):
+    """Each evaluation's key comes from its name: FID alone equals FID beside KID."""
+    key = jax.random.key(3)
+    alone = evaluations.evaluate(untrained_vae_run, ["fid"], key, 40)
+    together = evaluations.evaluate(untrained_vae_run, ["kid", "fid", "elbo"], key, 40)
+    assert alone["fid_fmnist"] == together["fid_fmnist"]
+
+
+def test_unavailable_metrics_are_refused_before_any_work(untrained_vae_run):
+    calls = []
+    run = types.SimpleNamespace(**{**vars(untrained_vae_run),
+                                   "sample": lambda *a, **k: calls.append(a)})
+    with pytest.raises(JaxgenError, match="ring8 or grid25"):
+        evaluations.resolve(run, ["fid", "modes"])
+    with pytest.raises(JaxgenError, match="unknown metric 'fdi'"):
+        evaluations.resolve(run, ["fdi"])
+    # bpd is an alias of nll, which a Bernoulli VAE does not have.
+    with pytest.raises(JaxgenError, match="nll"):
+        evaluations.resolve(run, ["bpd"])
+    assert not calls
+
+
+def classifier_extractor(dataset="fashion_mnist", shape=(28, 28, 1)):
+    """An (untrained) classifier run's extractor: what --extractor WORKDIR builds."""
+    config = build_config("classifier", overrides=tiny_overrides("classifier", dataset=dataset))
+    batch = {"image": np.zeros((8,) + shape, np.uint8), "label": np.zeros(8, np.int32)}
+    state = registry.get("classifier").init(config, jax.random.key(0), batch)
+    return extractor.extractor_from_classifier(config, state.params, shape, source="test")
+
+
+def test_another_extractor_names_its_metrics(untrained_vae_run, small_reference):
+    results = evaluations.evaluate(untrained_vae_run, ["fid"], jax.random.key(0), 20,
+                                   extractor=classifier_extractor())
+    assert np.isfinite(results["fid_fashion_mnist"]) and "fid_fmnist" not in results
+    assert results["extractor"] == "test"
+
+
+def test_images_of_another_shape_are_refused_not_resized(untrained_vae_run):
+    from conftest import RGB32_DATASET
+    rgb = classifier_extractor(RGB32_DATASET, (32, 32, 3))
+    with pytest.raises(JaxgenError, match=r"takes images of shape \(32, 32, 3\)"):
+        evaluations.evaluate(untrained_vae_run, ["fid"], jax.random.key(0), 20, extractor=rgb)

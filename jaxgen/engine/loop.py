@@ -151,14 +151,20 @@ def evaluate(config, state, test_arrays, eval_key, mesh, eval_fn) -> dict:
 
 def phase_configs(family, config) -> list:
     """[(Phase, config with the phase's overrides)], checked: ends increase and
-    the last one reaches `steps`."""
+    the last one is open (end None) or reaches `steps`."""
     phases = family.run_phases(config)
     ends = [p.end for p in phases]
-    if not phases or ends != sorted(set(ends)) or ends[-1] < config.steps:
+    closed = [e for e in ends if e is not None]
+    if (not phases or None in ends[:-1] or closed != sorted(set(closed))
+            or (ends[-1] is not None and ends[-1] < config.steps)):
         raise ConfigError(f"{config.family}: phases end at steps {ends}; they must increase "
-                          f"and reach steps={config.steps}")
+                          f"and the last must be open (None) or reach steps={config.steps}")
     return [(p, config_lib.apply_overrides(config, dict(p.overrides), from_string=False))
             for p in phases]
+
+
+def phase_end(phase, config) -> int:
+    return config.steps if phase.end is None else min(phase.end, config.steps)
 
 
 class _PhaseCalls:
@@ -216,7 +222,8 @@ def train(config, workdir: str, *, progress: bool = True):
         bar.write(f"resumed {workdir} from step {step}")
 
     def phase_index(at_step: int) -> int:
-        return next(i for i, (p, _) in enumerate(phases) if at_step < p.end)
+        return next(i for i, (p, _) in enumerate(phases)
+                    if p.end is None or at_step < p.end)
 
     def save_samples(name: str, phase: int) -> None:
         sample_fn = calls[phase].sample
@@ -253,7 +260,7 @@ def train(config, workdir: str, *, progress: bool = True):
                     # family's transition, e.g. a newly grown block's weights.
                     state = jax.jit(lambda s: family.phase_start(phase_config, s, index))(state)
                 # A fused call never crosses the end of a phase or of the run.
-                count = k if min(phase.end, config.steps) - step >= k else 1
+                count = k if phase_end(phase, config) - step >= k else 1
                 if count > 1:
                     batch = sharding.put_batch(iterator.next_stacked(count), mesh, stacked=True)
                 else:
