@@ -214,8 +214,9 @@ def resize_and_crop(image, size: int):
 
 
 def _to_mode(image, num_channels: int):
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        # convert("L") clips 16-bit values at 255; scale 0..65535 -> 0..255 instead.
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # A 16-bit PNG (mode I;16, or I in older Pillow): convert("L") would clip
+        # at 255; scale 0..65535 -> 0..255 instead.
         from PIL import Image
         grey = np.asarray(image, np.float64) / 257.0
         image = Image.fromarray(np.rint(grey).astype(np.uint8), mode="L")
