@@ -245,11 +245,15 @@ def decode_all(paths, size: int, num_channels: int) -> np.ndarray:
     from tqdm import tqdm
 
     out = np.empty((len(paths), size, size, num_channels), np.uint8)
-    with concurrent.futures.ThreadPoolExecutor(min(_DECODE_THREADS, os.cpu_count() or 1)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(min(_DECODE_THREADS, os.cpu_count() or 1))
+    try:
         images = pool.map(lambda p: decode(p, size, num_channels), paths)
         for i, image in enumerate(tqdm(images, total=len(paths), desc="decoding images",
                                        disable=len(paths) < 5000, leave=False)):
             out[i] = image
+    finally:
+        # On a corrupt file, stop at once rather than decode the rest first.
+        pool.shutdown(wait=True, cancel_futures=True)
     return out
 
 
