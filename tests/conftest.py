@@ -58,31 +58,30 @@ def tiny():
     return tiny_config
 
 
-# A 32x32 RGB labelled dataset made in memory, so every image family can be
-# shown to train on colour images of another size with no code change.
-RGB32_DATASET = "test_rgb32"
+# A folder of 32x32 RGB PNGs in class sub-folders, written once per session:
+# every image family must train on it (the real image_folder loading code)
+# with no change beyond the config.
+RGB32_CLASSES = 3
 
 
-def _rgb32_arrays(config, split):
+def write_rgb32_folder(root: str, per_class: int = 12) -> str:
+    """Blocky random colour images in root/class_k/, the tenth of each class a test image."""
     import numpy as np
-    rng = np.random.default_rng(("train", "test").index(split))
-    num = 64 if split == "train" else 16
-    coarse = rng.integers(0, 256, (num, 4, 4, 3)).astype(np.uint8)  # blocky colour images
-    images = np.repeat(np.repeat(coarse, 8, axis=1), 8, axis=2)  # [N, 32, 32, 3]
-    labels = (coarse.reshape(num, -1).sum(1) % 10).astype(np.int32)
-    return {"image": images, "label": labels}
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for k in range(RGB32_CLASSES):
+        folder = os.path.join(root, f"class_{k}")
+        os.makedirs(folder, exist_ok=True)
+        for i in range(per_class):
+            coarse = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
+            coarse[..., k] = 255  # the class shows in one colour channel
+            image = np.repeat(np.repeat(coarse, 8, axis=0), 8, axis=1)  # [32, 32, 3]
+            Image.fromarray(image).save(os.path.join(folder, f"{i:03d}.png"))
+    return root
 
 
-def _register_rgb32():
-    from jaxgen import data
-    from jaxgen.data.specs import Dataset, DatasetSpec, image_field, label_field
-    if RGB32_DATASET in data.known_datasets():
-        return
-    spec = DatasetSpec(name=RGB32_DATASET, kind="images",
-                       fields={"image": image_field(32, 32, 3), "label": label_field(10)},
-                       num_classes=10, class_names=tuple(str(k) for k in range(10)))
-    data.register(Dataset(name=RGB32_DATASET, description="random 32x32 RGB blocks (tests)",
-                          spec=lambda config: spec, load=_rgb32_arrays))
-
-
-_register_rgb32()
+@pytest.fixture(scope="session")
+def rgb32_overrides(tmp_path_factory):
+    """Config overrides that point a run at the session's 32x32 RGB image folder."""
+    root = write_rgb32_folder(str(tmp_path_factory.mktemp("rgb32")))
+    return {"dataset": "image_folder", "data_path": root, "image_size": "32", "channels": "3"}

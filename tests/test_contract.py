@@ -25,7 +25,6 @@ from jaxgen.engine.images import read_metrics
 from jaxgen.engine.loop import train
 from jaxgen.metrics import evaluations
 
-from conftest import RGB32_DATASET
 from tiny_configs import tiny_overrides
 
 FAMILIES = registry.names()
@@ -101,8 +100,8 @@ IMAGE_FAMILIES = [f for f in FAMILIES
 
 
 @pytest.mark.parametrize("family", IMAGE_FAMILIES)
-def test_image_family_trains_on_32x32_rgb(family, tmp_path):
-    config = build(family, dataset=RGB32_DATASET, steps=1, ckpt_every=1)
+def test_image_family_trains_on_32x32_rgb(family, tmp_path, rgb32_overrides):
+    config = build(family, **rgb32_overrides, steps=1, ckpt_every=1)
     train(config, str(tmp_path / "run"), progress=False)
     run = jaxgen.load(str(tmp_path / "run"))
     assert data.image_shape(run.config) == (32, 32, 3)

@@ -155,9 +155,9 @@ def test_unavailable_metrics_are_refused_before_any_work(untrained_vae_run):
     assert not calls
 
 
-def classifier_extractor(dataset="fashion_mnist", shape=(28, 28, 1)):
+def classifier_extractor(shape=(28, 28, 1), **data_overrides):
     """An (untrained) classifier run's extractor: what --extractor WORKDIR builds."""
-    config = build_config("classifier", overrides=tiny_overrides("classifier", dataset=dataset))
+    config = build_config("classifier", overrides=tiny_overrides("classifier", **data_overrides))
     batch = {"image": np.zeros((8,) + shape, np.uint8), "label": np.zeros(8, np.int32)}
     state = registry.get("classifier").init(config, jax.random.key(0), batch)
     return extractor.extractor_from_classifier(config, state.params, shape, source="test")
@@ -170,8 +170,7 @@ def test_another_extractor_names_its_metrics(untrained_vae_run, small_reference)
     assert results["extractor"] == "test"
 
 
-def test_images_of_another_shape_are_refused_not_resized(untrained_vae_run):
-    from conftest import RGB32_DATASET
-    rgb = classifier_extractor(RGB32_DATASET, (32, 32, 3))
+def test_images_of_another_shape_are_refused_not_resized(untrained_vae_run, rgb32_overrides):
+    rgb = classifier_extractor((32, 32, 3), **rgb32_overrides)
     with pytest.raises(JaxgenError, match=r"takes images of shape \(32, 32, 3\)"):
         evaluations.evaluate(untrained_vae_run, ["fid"], jax.random.key(0), 20, extractor=rgb)
