@@ -81,7 +81,8 @@ def test_v1_defaults_complete_to_todays_defaults(family):
 
 
 # The saved defaults and the variations that reach every branch of the old formula.
-VARIATIONS = [{}, {"lr_decay_steps": 3}, {"unroll_steps": 2}, {"lr_decay_steps": 2, "unroll_steps": 1}]
+VARIATIONS = [{}, {"lr_decay_steps": 3}, {"unroll_steps": 2},
+              {"lr_decay_steps": 2, "unroll_steps": 1}]
 CASES = [(f, v) for f in FAMILIES for v in VARIATIONS] + [
     ("gan", {"optimizer": "rmsprop", "g_learning_rate": 3e-4, "d_learning_rate": 1e-4}),
     ("wgan", {"optimizer": "adam", "beta1": 0.3, "beta2": 0.95, "lr_decay_steps": 4}),
