@@ -115,15 +115,6 @@ def test_weight_clipping_bounds_every_parameter():
     np.testing.assert_array_equal(clipped["a"], np.float32([-0.01, -0.005, 0.0, 0.004, 0.01]))
 
 
-def test_ema_update_is_the_geometric_average():
-    """n updates towards a constant p from a0: a_n = p + decay^n (a0 - p)."""
-    average, target = {"w": jnp.array([2.0, -1.0])}, {"w": jnp.array([0.5, 0.5])}
-    for _ in range(5):
-        average = losses.ema_update(average, target, 0.9)
-    np.testing.assert_allclose(average["w"], 0.5 + 0.9 ** 5 * (jnp.array([2.0, -1.0]) - 0.5),
-                               rtol=1e-6)
-
-
 @pytest.mark.parametrize("shape", [(8, 3), (6, 4, 4, 2)])
 def test_pack_samples_concatenates_consecutive_examples(shape):
     x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)

@@ -18,5 +18,6 @@ def get_config():
     c = ring8.get_config()
     c.dataset = "grid25"
     c.steps = 24000
-    c.lr_decay_steps = 24000
+    c.optim.g.decay_steps = 24000
+    c.optim.d.decay_steps = 24000
     return c

@@ -41,8 +41,8 @@ NUM_MODES = {"ring8": 8, "grid25": 25}
 # The networks every method shares (PacGAN's 2-D setting: 2-D latent, MLPs).
 COMMON = {"arch": "mlp", "latent_dim": 2, "g_hidden": (128, 128, 128),
           "d_hidden": (128, 128, 128), "activation": "relu", "d_dropout": 0.0,
-          "batch_size": 128, "steps_per_call": 100, "g_learning_rate": 1e-3,
-          "d_learning_rate": 1e-3, "log_every": 500, "eval_every": 100_000,
+          "batch_size": 128, "steps_per_call": 100, "optim.g.learning_rate": 1e-3,
+          "optim.d.learning_rate": 1e-3, "log_every": 500, "eval_every": 100_000,
           "sample_every": 100_000, "ckpt_every": 100_000, "num_grid": 1000}
 
 # Method name -> (family, overrides).
@@ -56,8 +56,10 @@ METHODS = {
 
 def method_config(method: str, dataset: str, seed: int, steps: int):
     family, extra = METHODS[method]
-    overrides = {**COMMON, **extra, "dataset": dataset, "seed": seed, "steps": steps,
-                 "lr_decay_steps": steps}
+    # Both learning rates decay (cosine, to 1%) over the run.
+    decay = {f"optim.{net}.{key}": value for net in ("g", "d") for key, value in
+             (("schedule", "cosine"), ("decay_steps", steps), ("final_lr_fraction", 0.01))}
+    overrides = {**COMMON, **extra, **decay, "dataset": dataset, "seed": seed, "steps": steps}
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
     return apply_overrides(build_config(family), overrides, from_string=False)
 

@@ -75,7 +75,3 @@ def clip_weights(params, clip_value: float):
     """WGAN's Lipschitz constraint (Arjovsky et al. 2017): every parameter in [-c, c]."""
     return jax.tree.map(lambda p: jnp.clip(p, -clip_value, clip_value), params)
 
-
-def ema_update(average, new, decay: float):
-    """Exponential moving average of parameter trees: decay * average + (1 - decay) * new."""
-    return jax.tree.map(lambda a, p: decay * a + (1.0 - decay) * p, average, new)

@@ -2,15 +2,19 @@
 
 Two architectures, chosen by `config.arch`:
 
-- "mlp": the course's MLP GAN. G: Linear 100->256->512->1024->784, LeakyReLU(0.2),
-  Tanh output; D: Linear 784->1024->512->256->1, LeakyReLU(0.2) and Dropout(0.3)
+- "mlp": the course's MLP GAN. G: Linear 100->256->512->1024->H*W*C, LeakyReLU(0.2),
+  Tanh output; D: Linear H*W*C->1024->512->256->1, LeakyReLU(0.2) and Dropout(0.3)
   after each hidden layer. With other widths and a linear output it is also the
   MLP GAN of the 2-D mode-collapse lab.
-- "dcgan": G: Dense -> [7, 7, C0] -> BN, ReLU -> stride-2 4x4 transposed convs
-  with BN and ReLU -> 3x3 conv -> Tanh; D: stride-2 4x4 convs with LeakyReLU(0.2)
+- "dcgan": G: Dense -> [H / 2^n, W / 2^n, C0] -> BN, ReLU -> n stride-2 4x4
+  transposed convs with BN and ReLU -> 3x3 conv -> Tanh (n = len(g_channels) - 1:
+  28x28 starts at 7x7, 32x32 at 8x8); D: stride-2 4x4 convs with LeakyReLU(0.2)
   -> Dense(1), no normalisation in D (a gradient penalty needs a critic that
   treats examples independently). Up- and down-sampling use jaxgen.nn.fast_conv
   (same function as nn.ConvTranspose / nn.Conv, fast gradients on CPU).
+
+Every output shape comes from the dataset's spec (`example_shape`): images
+[H, W, C] of any size the generator's upsampling divides, or 2-D points [2].
 
 Conditioning (cgan): G gets the one-hot class concatenated to z; D is a
 projection discriminator (Miyato & Koyama 2018): logit = w . h(x) + embed(y) . h(x).
@@ -23,8 +27,10 @@ import math
 from typing import Optional, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
+from jaxgen import data
 from jaxgen.nn import fast_conv
 
 LEAK = 0.2
@@ -64,6 +70,13 @@ class ProjectionHead(nn.Module):
         return logit
 
 
+def start_resolution(size: Sequence[int], num_channel_entries: int) -> tuple:
+    """(h0, w0) = (H, W) / 2^(entries - 1): where the DCGAN generator starts so
+    that its stride-2 upsamplings end exactly at the image size."""
+    factor = 2 ** (num_channel_entries - 1)
+    return tuple(s // factor for s in size)
+
+
 class MLPGenerator(nn.Module):
     hidden: Sequence[int] = (256, 512, 1024)
     out_shape: Sequence[int] = (28, 28, 1)
@@ -98,32 +111,33 @@ class MLPDiscriminator(nn.Module):
 
 
 class DCGANGenerator(nn.Module):
-    """z [B, D] -> images [B, 28, 28, C] in [-1, 1]; channels[0] at 7x7, each
-    further entry one stride-2 upsampling (three entries: 7 -> 14 -> 28)."""
+    """z [B, D] -> images [B, H, W, C] in [-1, 1]; channels[0] at the start
+    resolution [H / 2^n, W / 2^n], each of the n further entries one stride-2
+    upsampling (three entries on 28x28: 7 -> 14 -> 28)."""
 
     channels: Sequence[int] = (128, 64, 32)
-    out_channels: int = 1
-    image_size: int = 28
+    out_shape: Sequence[int] = (28, 28, 1)  # (H, W, C)
     bn_momentum: float = 0.9
 
     @nn.compact
     def __call__(self, z, onehot=None, train: bool = True):
         x = z if onehot is None else jnp.concatenate([z, onehot], axis=-1)
-        start = self.image_size // 2 ** (len(self.channels) - 1)
-        x = nn.Dense(start * start * self.channels[0])(x)
-        x = x.reshape(z.shape[0], start, start, self.channels[0])  # [B, s, s, C0]
+        height, width, out_channels = self.out_shape
+        h0, w0 = start_resolution((height, width), len(self.channels))
+        x = nn.Dense(h0 * w0 * self.channels[0])(x)
+        x = x.reshape(z.shape[0], h0, w0, self.channels[0])  # [B, h0, w0, C0]
         x = nn.relu(self._norm(train)(x))
-        for width in self.channels[1:]:
-            x = fast_conv.ConvTranspose(width, kernel_size=4, stride=2)(x)  # 2x size
+        for width_out in self.channels[1:]:
+            x = fast_conv.ConvTranspose(width_out, kernel_size=4, stride=2)(x)  # 2x size
             x = nn.relu(self._norm(train)(x))
-        return jnp.tanh(fast_conv.Conv(self.out_channels, kernel_size=3, stride=1)(x))
+        return jnp.tanh(fast_conv.Conv(out_channels, kernel_size=3, stride=1)(x))  # [B, H, W, C]
 
     def _norm(self, train: bool):
         return nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum)
 
 
 class DCGANDiscriminator(nn.Module):
-    """images [N, 28, 28, C'] -> logits [N]; each channel entry one stride-2 conv."""
+    """images [N, H, W, C'] -> logits [N]; each channel entry one stride-2 conv."""
 
     channels: Sequence[int] = (32, 64)
     num_classes: int = 0
@@ -133,7 +147,7 @@ class DCGANDiscriminator(nn.Module):
         del train  # no dropout or normalisation in the critic
         for width in self.channels:
             x = nn.leaky_relu(fast_conv.Conv(width, kernel_size=4, stride=2)(x), LEAK)
-        h = x.reshape(x.shape[0], -1)  # [N, 7*7*C]
+        h = x.reshape(x.shape[0], -1)  # [N, H/2^k * W/2^k * C]
         return ProjectionHead(self.num_classes)(h, labels)
 
 
@@ -141,8 +155,8 @@ def make_generator(config, out_shape, tanh_output: bool) -> nn.Module:
     if config.arch == "mlp":
         return MLPGenerator(hidden=tuple(config.g_hidden), out_shape=tuple(out_shape),
                             act=config.activation, tanh_output=tanh_output)
-    return DCGANGenerator(channels=tuple(config.g_channels), out_channels=out_shape[-1],
-                          image_size=out_shape[0], bn_momentum=config.bn_momentum)
+    return DCGANGenerator(channels=tuple(config.g_channels), out_shape=tuple(out_shape),
+                          bn_momentum=config.bn_momentum)
 
 
 def make_discriminator(config, num_classes: Optional[int]) -> nn.Module:
@@ -150,3 +164,72 @@ def make_discriminator(config, num_classes: Optional[int]) -> nn.Module:
         return MLPDiscriminator(hidden=tuple(config.d_hidden), act=config.activation,
                                 dropout=config.d_dropout, num_classes=num_classes or 0)
     return DCGANDiscriminator(channels=tuple(config.d_channels), num_classes=num_classes or 0)
+
+
+# --------------------------------------------------------------------------- applying them
+
+
+def is_points(config) -> bool:
+    """2-D toy data (kind "points"): unbounded outputs, no image conversion."""
+    return data.kind(config) == "points"
+
+
+def example_shape(config) -> tuple:
+    """The shape of one generated example, from the dataset's spec: (H, W, C) or (2,)."""
+    spec = data.spec(config)
+    return tuple(spec.fields["point"].shape) if spec.kind == "points" else spec.image_shape
+
+
+def num_classes(config):
+    """K for the conditional GAN (labels into G and D), else None."""
+    return data.num_classes(config) if config.conditional else None
+
+
+def real_examples(config, batch):
+    """The batch in model space: images uint8 -> [-1, 1] (G's tanh range); points as is."""
+    if is_points(config):
+        return batch["point"].astype(jnp.float32)  # [B, 2]
+    return batch["image"].astype(jnp.float32) / 127.5 - 1.0  # [B, H, W, C]
+
+
+def batch_labels(config, batch):
+    return batch["label"].astype(jnp.int32) if config.conditional else None  # [B]
+
+
+def latents(config, key, num: int):
+    return jax.random.normal(key, (num, config.latent_dim))  # [num, latent_dim]
+
+
+def generate(config, g_params, g_stats, z, labels, train: bool):
+    """z [B, latent] -> (samples [B, *example_shape] in model space, batch stats).
+
+    In training mode batch norm normalises with the batch's statistics and
+    returns updated running averages; otherwise it uses the running averages.
+    """
+    model = make_generator(config, example_shape(config), tanh_output=not is_points(config))
+    onehot = None if labels is None else jax.nn.one_hot(labels, num_classes(config))
+    variables = {"params": g_params}
+    if g_stats is None:
+        return model.apply(variables, z, onehot, train=train), None
+    variables["batch_stats"] = g_stats
+    if not train:
+        return model.apply(variables, z, onehot, train=False), g_stats
+    x, updated = model.apply(variables, z, onehot, train=True, mutable=["batch_stats"])
+    return x, updated["batch_stats"]
+
+
+def discriminate_packed(config, d_params, packed, labels, key, train: bool):
+    """D's raw outputs on already packed inputs [B / pack, ...]. [B / pack]"""
+    model = make_discriminator(config, num_classes(config))
+    return model.apply({"params": d_params}, packed, labels, train=train,
+                       rngs={"dropout": key} if train else {})
+
+
+def discriminate(config, d_params, x, labels, key, train: bool):
+    """D's raw outputs on examples [B, ...], judged in packs of `pack`. [B / pack]"""
+    return discriminate_packed(config, d_params, pack_samples(x, config.pack), labels, key, train)
+
+
+def g_batch_stats(state):
+    """The DCGAN generator's batch-norm running averages (None for the MLP)."""
+    return None if state.extra is None else state.extra["g_batch_stats"]

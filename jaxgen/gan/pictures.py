@@ -7,11 +7,13 @@ import os
 import jax
 import numpy as np
 
-from jaxgen import data
 from jaxgen.engine.images import save_image_grid
+from jaxgen.gan.models import is_points, num_classes
 
 DENSITY_POINTS = 20_000  # true samples drawn for the background density
 DENSITY_BINS = 200
+GRID_COLUMNS = 8  # unconditional grids: 8 x 8
+PER_CLASS = 10    # class-conditional grids: one row of 10 per class
 
 
 def _plt():
@@ -77,17 +79,19 @@ def pictures(run, key, outdir: str) -> list:
     os.makedirs(outdir, exist_ok=True)
     sources = ["raw"] + (["ema"] if run.config.ema_decay > 0 else [])
     written = []
-    if data.is_toy(run.config.dataset):
+    if is_points(run.config):
         panels = [(f"{s} weights, step {run.step}", _sample_with(run, key, 2500, s))
                   for s in sources]
         written.append(save_panels(os.path.join(outdir, "samples_over_density.png"),
                                    run.config.dataset, panels))
         return written
-    num = 100 if run.config.conditional else 64
+    # cond=None puts one class in each row of PER_CLASS (jaxgen.nn.conditioning).
+    classes = num_classes(run.config)
+    num, ncols = (classes * PER_CLASS, PER_CLASS) if classes else (GRID_COLUMNS ** 2, GRID_COLUMNS)
     for source in sources:  # the same latents for both, so the grids compare
         images = _sample_with(run, key, num, source)
         written.append(save_image_grid(os.path.join(outdir, f"samples_{source}.png"), images,
-                                       ncols=10 if run.config.conditional else 8))
+                                       ncols=ncols))
     return written
 
 
