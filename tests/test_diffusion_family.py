@@ -275,6 +275,7 @@ def test_latent_diffusion_on_a_trained_vae(tmp_path):
     ({"dataset": "ring8", "conditional": True}, "needs class labels"),
     ({"dataset": "ring8", "latent_vae_workdir": "/nonexistent/vae"}, "needs a dataset of kind images"),
     ({"latent_vae_workdir": "/nonexistent/vae"}, "is not a directory"),
+    ({"source": "paired", "dataset_b": "fashion_mnist"}, "single images or points"),
 ])
 def test_bad_config_values_are_clear_errors(overrides, message):
     config = tiny_ddpm(**overrides)

@@ -104,6 +104,10 @@ def check_unet_fits(config) -> None:
 
 def validate(config) -> None:
     data.require_kind(config, "ddpm", "images", "points")
+    fields = data.spec(config).fields
+    if "image" not in fields and "point" not in fields:
+        raise ConfigError(f"ddpm models single images or points; {config.dataset!r} "
+                          f"(source {config.source!r}) gives {sorted(fields)}")
     _choice(config, "schedule", schedules.SCHEDULES)
     _choice(config, "prediction", schedules.PREDICTIONS)
     _choice(config, "sampler", samplers.SAMPLERS)
@@ -139,6 +143,9 @@ def validate(config) -> None:
                           "label_dropout > 0 (it mixes the conditional and unconditional outputs)")
     if config.conditional:
         data.require_labels(config, "ddpm with conditional=True")
+        if config.source == "mixture":
+            raise ConfigError("conditional=True needs every training label; a mixture "
+                              "source hides the target's labels")
     if config.latent_vae_workdir:
         data.require_kind(config, "latent diffusion (latent_vae_workdir)", "images")
         latent.check_images_match(config)
