@@ -128,18 +128,18 @@ class ClipAdamEMA:
     """Adam after global-norm clipping at 1, then an EMA of the weights: the
     optimizer part of the jaxgen step (optax.chain(clip, adam) + ema_update)."""
 
-    def __init__(self, model, lr: float, ema_rate: float):
+    def __init__(self, model, lr: float, ema_rate: float, clip_norm: float = 1.0):
         import torch
         self.torch, self.params = torch, list(model.parameters())
         self.adam = torch.optim.Adam(self.params, lr=lr)
         self.ema = [p.detach().clone() for p in self.params]
-        self.ema_rate = ema_rate
+        self.ema_rate, self.clip_norm = ema_rate, clip_norm
 
     def zero_grad(self, set_to_none=True):
         self.adam.zero_grad(set_to_none=set_to_none)
 
     def step(self):
-        self.torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.torch.nn.utils.clip_grad_norm_(self.params, self.clip_norm)
         self.adam.step()
         with self.torch.no_grad():
             self.torch._foreach_lerp_(self.ema, self.params, self.ema_rate)
@@ -165,8 +165,9 @@ def torch_step(config, host_batches) -> harness.TorchStep:
 
     batches = [(pixels, torch.from_numpy(b["label"]).long())
                for pixels, b in zip(harness.torch_nchw(host_batches), host_batches)]
-    return harness.TorchStep(model, loss_fn, ClipAdamEMA(model, config.learning_rate,
-                                                         1 - config.ema_decay), batches)
+    optimizer = ClipAdamEMA(model, config.optim.learning_rate, 1 - config.ema_decay,
+                            config.optim.grad_clip_norm)
+    return harness.TorchStep(model, loss_fn, optimizer, batches)
 
 
 # --------------------------------------------------------------------------- samplers
@@ -176,11 +177,12 @@ def sampler_images_per_second(settings, num: int, repeats: int = 1) -> dict:
     """images/s of `family.sample` (jitted as `jaxgen.load` does), compile excluded;
     the median of `repeats` calls."""
     import jax
-    from jaxgen import registry
+    from jaxgen import data, registry
     from jaxgen.engine.config import apply_overrides
     family = registry.get("ddpm")
     base = jaxgen_config("flax", num)
-    batch = {"image": np.zeros((num, 28, 28, 1), np.uint8), "label": np.zeros(num, np.int32)}
+    batch = {"image": np.zeros((num,) + data.image_shape(base), np.uint8),
+             "label": np.zeros(num, np.int32)}
     state = jax.jit(functools.partial(family.init, base))(jax.random.key(0), batch)
     out = {}
     for name, overrides in settings.items():

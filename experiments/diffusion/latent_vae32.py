@@ -19,8 +19,8 @@ def get_config():
     c.latent_vae_workdir = "runs/vae_latent32"
     c.batch_size = 128
     c.steps = 2000
-    c.learning_rate = 1e-3
-    c.warmup_steps = 100
+    c.optim.learning_rate = 1e-3
+    c.optim.warmup_steps = 100
     c.ema_decay = 0.995
     c.mlp_width = 256
     c.mlp_blocks = 3
@@ -35,5 +35,5 @@ def get_config():
     c.eval_batches = 2
     c.sample_every = 1000
     c.ckpt_every = 500
-    c.num_grid = 40
+    c.num_grid = 100             # a 10 x 10 grid: one class per row
     return c

@@ -16,8 +16,8 @@ def get_config():
     c.seed = 0
     c.batch_size = 64
     c.steps = 1200
-    c.learning_rate = 1e-3
-    c.warmup_steps = 100
+    c.optim.learning_rate = 1e-3
+    c.optim.warmup_steps = 100
     c.ema_decay = 0.995
     c.base_channels = 16
     c.channel_mults = (1, 2, 4)
@@ -34,5 +34,5 @@ def get_config():
     c.eval_batches = 2
     c.sample_every = 400
     c.ckpt_every = 200
-    c.num_grid = 40
+    c.num_grid = 100             # a 10 x 10 grid: one class per row
     return c

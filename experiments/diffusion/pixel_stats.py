@@ -4,7 +4,8 @@ For the test images and each sampler setting: mean and standard deviation of
 the pixels, the fraction of near-black pixels (< 0.02, Fashion-MNIST's
 background) and the mean absolute difference of horizontally neighbouring
 pixels, a measure of fine texture (grain raises it, blur lowers it). Images
-are in [0, 1]; labels 0..9 repeated, as in sweep.py.
+are in [0, 1], every channel counted; a conditional run's labels are 0..K-1
+repeated, as in sweep.py.
 
     nice -n 19 python experiments/diffusion/pixel_stats.py --workdir runs/ddpm_pixel_cond_6k \\
         --num 200 --set sampler=ddim,sample_steps=50 --set sampler=ddpm,sample_steps=50
@@ -15,24 +16,27 @@ import jax
 import numpy as np
 
 import jaxgen
-from jaxgen.data import fashion_mnist
-from sweep import sampling_arguments
+from jaxgen import data
+from sweep import sampling_arguments, sweep_labels
 
 
 def pixel_stats(images) -> dict:
-    """images [N, 28, 28, 1] in [0, 1] -> a few scalar statistics."""
-    x = np.asarray(images, np.float64)[..., 0]  # [N, H, W]
+    """images [N, H, W, C] in [0, 1] -> a few scalar statistics."""
+    x = np.asarray(images, np.float64)  # [N, H, W, C]
     return {"mean": x.mean(), "std": x.std(), "near_black": (x < 0.02).mean(),
             "neighbour_abs_diff": np.abs(np.diff(x, axis=2)).mean()}
 
 
 def main():
     args = sampling_arguments(__doc__.split("\n")[0], num=200).parse_args()
-    test = fashion_mnist.load("test")["image"][:args.num].astype(np.float64) / 255.0
-    rows = [("test images", pixel_stats(test))]
+    rows = []
     for setting in args.set:
         run = jaxgen.load(args.workdir, overrides=setting, step=args.step)
-        samples = jax.device_get(run.sample(jax.random.key(args.seed), args.num))
+        if not rows:
+            test = data.load_split(run.config, "test")["image"][:args.num]
+            rows.append(("test images", pixel_stats(test.astype(np.float64) / 255.0)))
+        samples = jax.device_get(run.sample(jax.random.key(args.seed), args.num,
+                                            cond=sweep_labels(run, args.num)))
         rows.append((",".join(f"{k}={v}" for k, v in setting.items()), pixel_stats(samples)))
     names = list(rows[0][1])
     print("| images | " + " | ".join(names) + " |")

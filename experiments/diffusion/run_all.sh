@@ -32,7 +32,10 @@ sweep --workdir runs/ddpm_pixel_cond --num 500 --out $out/guidance_sweep.jsonl \
   --set sampler=ddim,sample_steps=20,guidance=1.0 --set sampler=ddim,sample_steps=20,guidance=3.0
 
 # 4. Variational bound on 200 test images (50 stratified levels per image).
-nice -n 19 jaxgen eval --workdir runs/ddpm_pixel_cond --metrics vb --num 200 --config.vb_timesteps=50
+#    Recorded with the family's former `vb` evaluation; the shared `nll` that
+#    replaced it computes the same estimator with other random draws (each
+#    image its own levels and noise), so a rerun differs by Monte Carlo noise.
+nice -n 19 jaxgen eval --workdir runs/ddpm_pixel_cond --metrics nll --num 200 --config.vb_timesteps=50
 
 # 5. Latent diffusion on runs/vae_latent32 and its samples.
 nice -n 19 jaxgen train --config experiments/diffusion/latent_vae32.py --workdir runs/ddpm_latent_vae32

@@ -1,6 +1,7 @@
 """Sample-quality sweeps of a trained `ddpm` run: sampler x steps, or guidance w.
 
-For each setting: draw N samples (batches of --batch, labels 0..9 repeated),
+For each setting: draw N samples (batches of --batch; a conditional run's
+labels 0..K-1 repeated within each batch, `sweep_labels`),
 time the sampling per image (batches after the first, which compiles), and
 compute FID-FMNIST, KID, precision/recall (jaxgen.metrics) and the accuracy
 of the shipped Fashion-MNIST classifier on the samples against the labels
@@ -25,19 +26,32 @@ import jax
 import numpy as np
 
 import jaxgen
+from jaxgen import data
 from jaxgen.metrics import load_extractor
 from jaxgen.metrics.evaluations import image_metrics
 
 
+def sweep_labels(run, num: int):
+    """The labels a conditional run samples in these scripts: 0..K-1 repeated
+    (the layout the recorded sweeps used); None for an unconditional run."""
+    if not run.family.is_conditional(run.config):
+        return None
+    return np.arange(num) % data.num_classes(run.config)
+
+
 def draw_timed(run, key, num: int, batch: int):
-    """Samples [num, 28, 28, 1], their labels, compile+first-batch seconds, and the
-    seconds per image of the later batches (None if there is only one)."""
+    """Samples [num, H, W, C], their labels (None if unconditional),
+    compile+first-batch seconds, and the seconds per image of the later
+    batches (None if there is only one)."""
+    labels = sweep_labels(run, batch)
     chunks, seconds = [], []
     for i in range(-(-num // batch)):
         start = time.perf_counter()
-        chunks.append(np.asarray(jax.device_get(run.sample(jax.random.fold_in(key, i), batch))))
+        chunks.append(np.asarray(jax.device_get(
+            run.sample(jax.random.fold_in(key, i), batch, cond=labels))))
         seconds.append(time.perf_counter() - start)
-    labels = np.tile(np.arange(batch) % 10, len(chunks))[:num]
+    if labels is not None:
+        labels = np.tile(labels, len(chunks))[:num]
     per_image = sum(seconds[1:]) / (batch * (len(seconds) - 1)) if len(seconds) > 1 else None
     return np.concatenate(chunks)[:num], labels, seconds[0], per_image
 
@@ -57,10 +71,11 @@ def load_averaged(workdir: str, setting: dict, steps: list[int]):
     return runs[-1]
 
 
-def classifier_accuracy(samples, labels) -> dict:
-    logits, _ = load_extractor()(samples)
+def classifier_accuracy(samples, labels, extractor) -> dict:
+    """How often the extractor's classifier (Fashion-MNIST's) names the asked-for class."""
+    logits, _ = extractor(samples)
     predicted = np.asarray(np.argmax(logits, -1))
-    per_class = [float(np.mean(predicted[labels == k] == k)) for k in range(10)]
+    per_class = [float(np.mean(predicted[labels == k] == k)) for k in range(logits.shape[-1])]
     return {"classifier_accuracy": float(np.mean(predicted == labels)),
             "classifier_accuracy_per_class": [round(a, 3) for a in per_class]}
 
@@ -93,6 +108,7 @@ def main():
     if args.step is not None and args.average_steps:
         p.error("give --step or --average-steps, not both")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    extractor = load_extractor()
     for setting in args.set:
         run = (load_averaged(args.workdir, setting, args.average_steps) if args.average_steps
                else jaxgen.load(args.workdir, overrides=setting, step=args.step))
@@ -105,9 +121,10 @@ def main():
                round(time.perf_counter() - start, 1)}
         if args.average_steps:
             row["average_steps"] = args.average_steps
-        row.update(image_metrics(("fid", "kid", "pr"), samples, jax.random.fold_in(key, 10**6)))
-        if run.config.conditional:
-            row.update(classifier_accuracy(samples, labels))
+        row.update(image_metrics(("fid", "kid", "pr"), samples, jax.random.fold_in(key, 10**6),
+                                 run.config, extractor))
+        if labels is not None:
+            row.update(classifier_accuracy(samples, labels, extractor))
         print(json.dumps(row), flush=True)
         with open(args.out, "a") as f:
             f.write(json.dumps(row) + "\n")

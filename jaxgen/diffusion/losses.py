@@ -18,7 +18,8 @@ The variational bound (Sohl-Dickstein et al.; Ho et al. eq. 5), in nats per exam
 where p(x_{t-1} | x_t) = N(mu~(x_t, x0_hat), sigma_t^2) with the fixed
 variance of the sampler, and the decoder is a Gaussian N(x0_hat, beta_0)
 integrated over each pixel's bin of width 2/255 in [-1, 1] (Ho et al. 3.3), so
-the bound is on the probability of the 8-bit image itself.
+the bound is on the probability of the 8-bit image itself. Every term sums
+over all H x W x C values of an image (bits/dim divides by H * W * C).
 """
 from __future__ import annotations
 
@@ -28,8 +29,7 @@ import numpy as np
 from jax.scipy.special import log_ndtr
 
 from jaxgen.diffusion import schedules
-
-NUM_PIXEL_VALUES = 256
+from jaxgen.nn.distributions import NUM_PIXEL_VALUES, gaussian_kl
 
 
 def pixels_to_data(pixels):
@@ -63,11 +63,6 @@ def drop_labels(key, labels, drop_prob: float, null_label: int):
 # ------------------------------------------------------------------ the bound
 
 
-def gaussian_kl(mean1, var1, mean2, var2):
-    """KL(N(mean1, var1) || N(mean2, var2)) elementwise."""
-    return 0.5 * (jnp.log(var2) - jnp.log(var1) + (var1 + (mean1 - mean2) ** 2) / var2 - 1.0)
-
-
 def sum_per_example(x):
     return jnp.sum(x.reshape(x.shape[0], -1), axis=-1)
 
@@ -75,7 +70,10 @@ def sum_per_example(x):
 def discretized_gaussian_log_prob(pixels, mean, std):
     """log P(pixel) under N(mean, std^2) on [-1, 1] integrated over the pixel's bin
     [x - 1/255, x + 1/255] (end bins reach to -inf / +inf, so the 256 values'
-    probabilities sum to 1). pixels uint8, mean and std broadcastable."""
+    probabilities sum to 1). pixels uint8, mean and std broadcastable.
+
+    (jaxgen.nn.distributions has the discretized logistic, not this Gaussian.)
+    """
     x = pixels_to_data(pixels)
     half_bin = 1.0 / (NUM_PIXEL_VALUES - 1)
     upper = (x + half_bin - mean) / std
@@ -96,7 +94,7 @@ def discretized_gaussian_log_prob(pixels, mean, std):
 def prior_kl(schedule, x0):
     """KL(q(x_{T-1} | x_0) || N(0, I)) per example, closed form. [B]"""
     ab = schedule.alpha_bar[-1]
-    return sum_per_example(gaussian_kl(jnp.sqrt(ab) * x0, 1.0 - ab, 0.0, 1.0))
+    return sum_per_example(gaussian_kl(jnp.sqrt(ab) * x0, jnp.log(1.0 - ab)))
 
 
 def model_variance(schedule, t, posterior_variance: str, like):
@@ -107,7 +105,7 @@ def model_variance(schedule, t, posterior_variance: str, like):
 
 
 def vb_term(schedule, denoise_fn, pixels, t, eps, posterior_variance: str):
-    """The bound's term at level t [B] (all t >= 1, or all 0) for images pixels,
+    """The bound's term at levels t [B] (each row its own level) for images pixels,
     with x_t drawn from q(x_t | x_0) with the noise eps. Nats per example. [B]
 
     `denoise_fn(x_t, t) -> x0_hat` (unclipped: the bound is of the model itself).
@@ -124,8 +122,24 @@ def vb_term(schedule, denoise_fn, pixels, t, eps, posterior_variance: str):
     true_mean, true_var = schedules.q_posterior(schedule, x0, x_t, t_safe, t_safe - 1)
     model_mean, _ = schedules.q_posterior(schedule, x0_hat, x_t, t_safe, t_safe - 1)
     var = model_variance(schedule, t_safe, posterior_variance, x0)
-    kl = gaussian_kl(true_mean, true_var, model_mean, var)
+    kl = gaussian_kl(true_mean, jnp.log(true_var), model_mean, jnp.log(var))
     return sum_per_example(jnp.where(is_decoder, decoder_nll, kl))
+
+
+def strata(num_timesteps: int, num_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first level, size) of the num_levels - 1 strata that cut levels 1..T-1
+    into runs of (almost) equal size."""
+    count = num_levels - 1
+    if not 1 <= count <= num_timesteps - 1:
+        raise ValueError(f"vb_timesteps must be in 2..{num_timesteps}, got {num_levels}")
+    edges = np.round(np.linspace(1, num_timesteps, count + 1)).astype(np.int32)
+    return edges[:-1], edges[1:] - edges[:-1]
+
+
+def level_weights(num_timesteps: int, num_levels: int):
+    """The weight of each evaluated level: 1 for the decoder, then each stratum's size. [K]"""
+    return jnp.asarray(np.concatenate([[1.0], strata(num_timesteps, num_levels)[1]]),
+                       jnp.float32)
 
 
 def stratified_levels(key, num_timesteps: int, num_levels: int):
@@ -137,15 +151,38 @@ def stratified_levels(key, num_timesteps: int, num_levels: int):
     num_levels = T every level is taken once: the exact sum.
     Returns (levels [K] int32, weights [K] float32).
     """
-    strata = num_levels - 1
-    if not 1 <= strata <= num_timesteps - 1:
-        raise ValueError(f"vb_timesteps must be in 2..{num_timesteps}, got {num_levels}")
-    edges = np.round(np.linspace(1, num_timesteps, strata + 1)).astype(np.int32)
-    sizes = edges[1:] - edges[:-1]
-    offsets = jax.random.randint(key, (strata,), 0, 2 ** 30) % jnp.asarray(sizes)
-    levels = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.asarray(edges[:-1]) + offsets])
-    weights = jnp.asarray(np.concatenate([[1.0], sizes]), jnp.float32)
-    return levels, weights
+    starts, sizes = strata(num_timesteps, num_levels)
+    offsets = jax.random.randint(key, (len(sizes),), 0, 2 ** 30) % jnp.asarray(sizes)
+    levels = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.asarray(starts) + offsets])
+    return levels, level_weights(num_timesteps, num_levels)
+
+
+# Every random draw of the bound belongs to one example: row j of a batch
+# draws from fold_in(key, j), so an image's value depends on the key and its
+# row, never on the batch size or the other rows (a padded test batch gives
+# its real rows the values they would have alone). Each image also gets its
+# own levels, so the per-image values are independent and their standard
+# error is honest.
+_LEVELS, _NOISE = 0, 1
+
+
+def _row_key(key, row, purpose: int):
+    return jax.random.fold_in(jax.random.fold_in(key, row), purpose)
+
+
+def bound_levels(key, batch_size: int, num_timesteps: int, num_levels: int):
+    """Each row's stratified levels, [K, B] int32 (weights: `level_weights`)."""
+    def row_levels(row):
+        return stratified_levels(_row_key(key, row, _LEVELS), num_timesteps, num_levels)[0]
+    return jax.vmap(row_levels, out_axes=1)(jnp.arange(batch_size))
+
+
+def bound_noise(key, index, like):
+    """The noise eps of the bound's `index`-th level for each row, shaped like `like`."""
+    def row_noise(row):
+        k = jax.random.fold_in(_row_key(key, row, _NOISE), index)
+        return jax.random.normal(k, like.shape[1:], jnp.float32)
+    return jax.vmap(row_noise)(jnp.arange(like.shape[0]))
 
 
 def variational_bound(schedule, denoise_fn, pixels, key, num_levels: int,
@@ -153,14 +190,14 @@ def variational_bound(schedule, denoise_fn, pixels, key, num_levels: int,
     """Upper bound on -log p(x) in nats per example [B] (exact in the sum over
     levels when num_levels = T, else a stratified unbiased estimate of it).
     One network evaluation per level, run with `lax.map` so memory stays flat."""
-    k_levels, k_eps = jax.random.split(key)
-    levels, weights = stratified_levels(k_levels, schedule.num_timesteps, num_levels)
+    T = schedule.num_timesteps
+    levels = bound_levels(key, pixels.shape[0], T, num_levels)  # [K, B]
+    weights = level_weights(T, num_levels)                      # [K]
 
     def term(inputs):
-        i, level, weight = inputs
-        eps = jax.random.normal(jax.random.fold_in(k_eps, i), pixels.shape, jnp.float32)
-        t = jnp.full((pixels.shape[0],), level, jnp.int32)
+        i, t, weight = inputs
+        eps = bound_noise(key, i, pixels)
         return weight * vb_term(schedule, denoise_fn, pixels, t, eps, posterior_variance)
 
-    terms = jax.lax.map(term, (jnp.arange(len(weights)), levels, weights))  # [K, B]
+    terms = jax.lax.map(term, (jnp.arange(num_levels), levels, weights))  # [K, B]
     return prior_kl(schedule, pixels_to_data(pixels)) + jnp.sum(terms, axis=0)

@@ -1,4 +1,4 @@
-"""Denoising networks: a small U-Net for 28x28 images and a residual MLP for vectors.
+"""Denoising networks: a small U-Net for images and a residual MLP for vectors.
 
 Both take (x_t, t, labels) and return a tensor shaped like x_t (the eps, x0
 or v prediction). The level t enters through a sinusoidal embedding and an
@@ -10,7 +10,10 @@ residual blocks (GroupNorm, swish, 3x3 conv, time embedding added between the
 two convs) and a stride-2 conv down -> middle: res block, optional
 self-attention, res block -> per level, in reverse, residual blocks on the
 concatenated skip connections and nearest-neighbour x2 + 3x3 conv up ->
-GroupNorm, swish, 3x3 conv out. 28 -> 14 -> 7 with channel_mults (1, 2, 2).
+GroupNorm, swish, 3x3 conv out. Any H x W x C: each level but the last halves
+the sides, so H and W must be divisible by 2 ** (len(channel_mults) - 1)
+(28 -> 14 -> 7 or 32 -> 16 -> 8 with channel_mults (1, 2, 2); the family
+checks this); the output has the input's C channels.
 
 Convolutions: `conv="fast"` uses jaxgen.nn.fast_conv (GEMM forward and
 hand-written GEMM gradients, fast on CPU), `"flax"` nn.Conv; the same

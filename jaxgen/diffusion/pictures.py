@@ -4,6 +4,8 @@
     reverse_chain.png     the chain's state x_t (top half of each row pair) and its
                           x0 prediction (bottom) at evenly spaced steps, per sample
     guidance_w{w}.png     conditional model: one row per class, at several w
+
+Imports the family's steps and samplers, never family.py.
 """
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data
-from jaxgen.diffusion import family as ddpm
-from jaxgen.diffusion import losses, schedules
+from jaxgen.diffusion import losses, parts, sampling, schedules
 from jaxgen.engine import config as config_lib
 from jaxgen.engine.images import save_image_grid
+from jaxgen.nn.conditioning import class_labels
 
 FORWARD_LEVELS = (0, 50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 999)
 NUM_CHAIN_SAMPLES = 6
@@ -27,8 +29,8 @@ PER_CLASS = 8
 
 
 def forward_process_images(config, pixels, key):
-    """[N, 28, 28, 1] uint8 -> [N * L, 28, 28, 1] in [0, 1]: each image at each level."""
-    schedule = ddpm.make_schedule(config)
+    """[N, H, W, C] uint8 -> [N * L, H, W, C] in [0, 1]: each image at each level."""
+    schedule = parts.make_schedule(config)
     T = config.num_timesteps
     levels = np.unique(np.clip(np.round(np.array(FORWARD_LEVELS) * (T - 1) / 999), 0, T - 1)
                        .astype(np.int32))
@@ -43,7 +45,7 @@ def forward_process_images(config, pixels, key):
 
 def reverse_chain_images(run, key):
     """States and x0 predictions along the chain, rows of NUM_CHAIN_COLUMNS. [2 * N * C, ...]"""
-    states, x0_hats = ddpm.run_chain(run.config, run.state, key, NUM_CHAIN_SAMPLES,
+    states, x0_hats = sampling.run_chain(run.config, run.state, key, NUM_CHAIN_SAMPLES,
                                      return_trajectory=True)[1:]
     columns = np.unique(np.round(np.linspace(0, len(states) - 1, NUM_CHAIN_COLUMNS)).astype(int))
     rows = []
@@ -57,8 +59,8 @@ def write_pictures(run, key, outdir: str) -> list:
     os.makedirs(outdir, exist_ok=True)
     config = run.config
     written = []
-    if ddpm.data_kind(config) == "image":
-        pixels = data.load_arrays(config, "test")["image"][:4]
+    if parts.data_kind(config) == "image":
+        pixels = data.load_split(config, "test")["image"][:4]
         images, levels = forward_process_images(config, pixels, jax.random.fold_in(key, 0))
         written.append(save_image_grid(os.path.join(outdir, "forward_process.png"), images,
                                        ncols=len(levels)))
@@ -66,10 +68,11 @@ def write_pictures(run, key, outdir: str) -> list:
         written.append(save_image_grid(os.path.join(outdir, "reverse_chain.png"), images,
                                        ncols=ncols))
     if config.conditional and config.label_dropout > 0:
-        labels = jnp.repeat(jnp.arange(ddpm.num_classes(config)), PER_CLASS)  # a row per class
+        num_classes = parts.num_classes(config)
+        labels = class_labels(None, num_classes * PER_CLASS, num_classes)  # a row per class
         for w in GUIDANCE_SCALES:
             guided = config_lib.apply_overrides(config, {"guidance": w}, from_string=False)
-            images = ddpm.sample(guided, run.state, jax.random.fold_in(key, 2), len(labels),
+            images = sampling.sample(guided, run.state, jax.random.fold_in(key, 2), len(labels),
                                  cond=labels)
             written.append(save_image_grid(os.path.join(outdir, f"guidance_w{w:g}.png"),
                                            images, ncols=PER_CLASS))
