@@ -121,8 +121,15 @@ def first_of_class(labels: np.ndarray, classes, count: int = 1) -> np.ndarray:
     return np.concatenate([np.flatnonzero(labels == c)[:count] for c in classes])
 
 
-def class_means(codes: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
-    return np.stack([codes[labels == c].mean(axis=0) for c in range(num_classes)])  # [K, D]
+def class_mean(codes: np.ndarray, labels: np.ndarray, c: int) -> np.ndarray:
+    return codes[labels == c].mean(axis=0)  # [D]
+
+
+def usable_pairs(class_names, labels) -> tuple:
+    """The arithmetic pairs whose two classes both have test images."""
+    present = set(np.unique(labels).tolist())
+    return tuple((a, b) for a, b in arithmetic_pairs(class_names)
+                 if a in present and b in present)
 
 
 def arithmetic_pairs(class_names) -> tuple:
@@ -238,15 +245,18 @@ def _latent_grid(run, codes, path):
 
 def interpolation_ends(key, test, names, labelled: bool):
     """(a, b) test indices [P] each, and a row label per pair: images of two
-    different random classes, or (no labels) two random images."""
-    if not labelled or len(names) < 2 * NUM_INTERPOLATIONS:
+    different random classes, or (no labels, or too few classes in the test
+    split) two random images."""
+    present = np.unique(test["label"])  # classes with at least one test image
+    if not labelled or len(present) < 2 * NUM_INTERPOLATIONS:
         order = np.asarray(jax.random.permutation(key, len(test["image"])))
         a, b = order[:NUM_INTERPOLATIONS], order[NUM_INTERPOLATIONS:2 * NUM_INTERPOLATIONS]
         if labelled:
             return a, b, [f"{names[test['label'][i]]} → {names[test['label'][j]]}"
                           for i, j in zip(a, b)]
         return a, b, [f"image {i} → image {j}" for i, j in zip(a, b)]
-    classes = np.asarray(jax.random.permutation(key, len(names)))[:2 * NUM_INTERPOLATIONS]
+    classes = present[np.asarray(jax.random.permutation(key, len(present)))]
+    classes = classes[:2 * NUM_INTERPOLATIONS]
     ends = first_of_class(test["label"], classes).reshape(NUM_INTERPOLATIONS, 2)  # [P, 2]
     return ends[:, 0], ends[:, 1], [f"{names[i]} → {names[j]}"
                                     for i, j in classes.reshape(-1, 2)]
@@ -268,16 +278,17 @@ def _interpolation(run, key, test, path, names, labelled):
 
 
 def _latent_arithmetic(run, test, codes, path, names):
-    means = class_means(codes, test["label"], len(names))  # [K, D]
-    pairs, per_image = arithmetic_pairs(names), ARITHMETIC_IMAGES_PER_PAIR
-    idx = np.concatenate([first_of_class(test["label"], [a], per_image)
-                          for a, _ in pairs])  # [pairs * per_image]
-    directions = np.repeat([means[b] - means[a] for a, b in pairs],
-                           per_image, axis=0)  # [pairs * per_image, D], aligned with idx
+    pairs = usable_pairs(names, test["label"])
+    per_image = ARITHMETIC_IMAGES_PER_PAIR
+    chosen = [first_of_class(test["label"], [a], per_image) for a, _ in pairs]
+    idx = np.concatenate(chosen)  # [up to pairs * per_image]
+    directions = np.concatenate([np.repeat([class_mean(codes, test["label"], b)
+                                            - class_mean(codes, test["label"], a)], len(i), 0)
+                                 for (a, b), i in zip(pairs, chosen)])  # [len(idx), D]
     fn = jax.jit(functools.partial(arithmetic_images, run.config, alphas=ARITHMETIC_ALPHAS))
     moved = fn(run.state.params, test["image"][idx], test["label"][idx], directions)
     rows = np.concatenate([test["image"][idx, None] / 255.0, np.asarray(moved)], axis=1)
-    row_labels = [f"{names[a]} → {names[b]}" for a, b in pairs for _ in range(per_image)]
+    row_labels = [f"{names[a]} → {names[b]}" for (a, b), i in zip(pairs, chosen) for _ in i]
     return save_grid_figure(
         path, rows, "Latent arithmetic: decoded code + α (mean code of B − mean code of A)",
         row_labels, ["input"] + [f"α={a:g}" for a in ARITHMETIC_ALPHAS])
@@ -305,6 +316,6 @@ def write_pictures(run, key, outdir: str) -> list[str]:
     if config.latent_dim == 2 and not config.conditional:
         paths.append(_latent_grid(run, codes, out("latent_grid.png")))
     paths.append(_interpolation(run, k_pairs, test, out("interpolation.png"), names, labelled))
-    if labelled and arithmetic_pairs(names) and not config.conditional:
+    if labelled and usable_pairs(names, test["label"]) and not config.conditional:
         paths.append(_latent_arithmetic(run, test, codes, out("latent_arithmetic.png"), names))
     return paths
