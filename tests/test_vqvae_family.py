@@ -29,7 +29,8 @@ TINY_PRIOR = {"stage": "prior", "prior_channels": "4", "prior_layers": "1",
 
 
 def tiny_config(**overrides):
-    values = tiny_overrides("vqvae", steps=4, ckpt_every=2, sample_every=4, **overrides)
+    values = tiny_overrides("vqvae", **{"steps": 4, "ckpt_every": 2, "sample_every": 4,
+                                        **overrides})
     return config_lib.build_config("vqvae", overrides=values)
 
 
