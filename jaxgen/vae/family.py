@@ -27,17 +27,24 @@ from jaxgen.vae.models import encode  # noqa: F401
 from jaxgen.vae.sampling import decode_mean  # noqa: F401
 
 LIKELIHOODS = ("bernoulli", "logistic")
-# One step of the default `vae` (batch 100, 28x28) takes ~35 ms on a 2-core CPU:
-# see CPU_NOTE and the default_config docstring.
-CPU_NOTE = ("the default vae/autoencoder (10 / 5 epochs) trains in ~4 min on a 2-core CPU; "
-            "experiments/vae/vae_latent2.py is the same model")
+# Measured: the median over 40-100 calls of the engine's jitted train step on
+# the shared 2-core CPU (load average 7-10), 0.65-0.76 s per default `vae`
+# step and 0.85 s per `autoencoder` step (batch 100, 28x28).
+CPU_NOTES = {
+    "vae": "2-core CPU: ~0.7 s/step, so the default 6000 steps take ~70 min; "
+           "experiments/vae/cvae_latent2.py (3000 steps) takes half",
+    "autoencoder": "2-core CPU: ~0.85 s/step, so the default 6000 steps take ~85 min; "
+                   "experiments/vae/autoencoder_latent2.py trains 3000",
+}
 
 
 def default_config(family: str = "vae"):
     """Fashion-MNIST, 2-D latent, Bernoulli decoder, 6000 steps (10 epochs).
 
-    On a 2-core CPU one default step takes ~35 ms, so the 6000 steps take ~4
-    minutes (experiments/vae/vae_latent2.py is this config).
+    On a shared 2-core CPU a default step took ~0.7 s (vae) / ~0.85 s
+    (autoencoder), so the 6000 steps take 70-85 minutes; the 3000-step
+    experiments/vae/autoencoder_latent2.py and cvae_latent2.py take half
+    (experiments/vae/vae_latent2.py is this config).
     """
     c = base_config()
     c.family = family
@@ -108,18 +115,20 @@ def _register():
                   eval_step=steps.eval_step, pictures=evaluation.pictures,
                   network_evals=lambda config: 1,  # one decoder pass per sample
                   upgrade_config=upgrade_config,
-                  conditional=lambda config: config.conditional, cpu_note=CPU_NOTE)
+                  conditional=lambda config: config.conditional)
     register(Family(name="autoencoder",
                     description="convolutional autoencoder (deterministic code; samples from "
                                 "a Gaussian fitted to the training codes)",
                     default_config=lambda: default_config("autoencoder"),
-                    evaluations=evaluation.AUTOENCODER_EVALUATIONS, **common))
+                    evaluations=evaluation.AUTOENCODER_EVALUATIONS,
+                    cpu_note=CPU_NOTES["autoencoder"], **common))
     register(Family(name="vae",
                     description="variational autoencoder (beta-VAE weighting, optional class "
                                 "conditioning, IWAE likelihood bound)",
                     default_config=lambda: default_config("vae"),
                     log_likelihood=steps.log_likelihood, likelihood_kind=likelihood_kind,
-                    evaluations=evaluation.VAE_EVALUATIONS, **common))
+                    evaluations=evaluation.VAE_EVALUATIONS, cpu_note=CPU_NOTES["vae"],
+                    **common))
 
 
 _register()
