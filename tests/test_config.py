@@ -7,10 +7,10 @@ from jaxgen.errors import ConfigError
 
 def test_overrides_are_parsed_to_the_default_type():
     c = config_lib.build_config("vae", overrides={
-        "latent_dim": "32", "learning_rate": "3e-4", "conditional": "true",
+        "latent_dim": "32", "optim.learning_rate": "3e-4", "conditional": "true",
         "enc_channels": "(8, 16, 16)", "likelihood": "logistic"})
     assert c.latent_dim == 32 and isinstance(c.latent_dim, int)
-    assert c.learning_rate == pytest.approx(3e-4)
+    assert c.optim.learning_rate == pytest.approx(3e-4)
     assert c.conditional is True
     assert tuple(c.enc_channels) == (8, 16, 16)
     assert c.likelihood == "logistic"

@@ -162,12 +162,11 @@ def test_cli_end_to_end_and_errors(tmp_path):
     run_cli("sample", "--workdir", workdir, "--num", "4", "--out", str(tmp_path / "s.png"))
     assert os.path.getsize(tmp_path / "s.png") > 100
 
-    out = run_cli("eval", "--workdir", workdir, "--metrics", "elbo,iwae", "--num", "40").stdout
-    assert "iwae_nll_nats" in out
+    # The Bernoulli VAE has no likelihood of 8-bit images (no `nll`); `elbo` is its own.
+    out = run_cli("eval", "--workdir", workdir, "--metrics", "elbo", "--num", "40").stdout
+    assert "elbo_nll_nats" in out
     results = json.load(open(os.path.join(workdir, "eval.json")))
     assert results["num_images"] == 40 and results["step"] == 6
-    # IWAE bound (K=4) is tighter than the ELBO on average: NLL(iwae) <= NLL(elbo) + noise.
-    assert results["iwae_nll_nats"] < results["elbo_nll_nats"] + 5.0
     # An older checkpoint (ckpt_every=3): its own file, eval.json untouched.
     run_cli("eval", "--workdir", workdir, "--metrics", "elbo", "--num", "40", "--step", "3")
     assert json.load(open(os.path.join(workdir, "eval_step_3.json")))["step"] == 3

@@ -18,8 +18,9 @@ from PIL import Image
 import jaxgen
 from jaxgen import data, registry
 from jaxgen.data import fashion_mnist
-from jaxgen.vae import family as vae
-from jaxgen.vae import pictures
+from jaxgen.vae import models, pictures, sampling
+
+from conftest import RGB32_DATASET
 
 ALL_PICTURES = {"samples.png", "reconstructions.png", "latent_space.png", "latent_grid.png",
                 "interpolation.png", "latent_arithmetic.png"}
@@ -27,6 +28,7 @@ ALL_PICTURES = {"samples.png", "reconstructions.png", "latent_space.png", "laten
 CONDITIONAL_PICTURES = ALL_PICTURES - {"latent_grid.png", "latent_arithmetic.png"}
 KINDS = {  # name -> (family, config overrides, pictures expected)
     "vae": ("vae", {}, ALL_PICTURES),
+    "vae_rgb32": ("vae", {"dataset": RGB32_DATASET}, ALL_PICTURES),
     "autoencoder": ("autoencoder", {}, ALL_PICTURES),
     "conditional_vae": ("vae", {"conditional": "true"}, CONDITIONAL_PICTURES),
     "vae_latent3": ("vae", {"latent_dim": "3"}, ALL_PICTURES - {"latent_grid.png"}),
@@ -41,8 +43,7 @@ def random_state(family, config, seed: int = 0):
     per architecture on a 2-core CPU, and the pictures only need some finite
     parameters: those of a model trained for a few steps are just as much noise.
     """
-    batch = {name: jax.ShapeDtypeStruct((config.batch_size,) + spec.shape, spec.dtype)
-             for name, spec in data.element_spec(config).items()}
+    batch = data.spec(config).batch_shapes(config.batch_size)
     abstract = jax.eval_shape(functools.partial(family.init, config), jax.random.key(0), batch)
     rng = np.random.default_rng(seed)
 
@@ -90,7 +91,7 @@ def check_pictures(kind, paths, outdir) -> None:
         assert pixels.std() > 0, f"{path} is blank"
 
 
-@pytest.mark.parametrize("kind", ["vae", "autoencoder", "conditional_vae"])
+@pytest.mark.parametrize("kind", ["vae", "autoencoder", "conditional_vae", "vae_rgb32"])
 def test_writes_the_expected_readable_pngs(untrained, kind, tmp_path):
     outdir = str(tmp_path / "pictures")
     check_pictures(kind, pictures.write_pictures(untrained(kind), jax.random.key(0), outdir),
@@ -110,7 +111,7 @@ def test_interpolation_ends_are_the_reconstructions(untrained):
     for kind in ("vae", "conditional_vae"):  # the conditional one also blends one-hots
         run = untrained(kind)
         config, params = run.config, run.state.params
-        test = data.load_arrays(config, "test")
+        test = data.load_split(config, "test")
         pixels_a, labels_a = test["image"][:3], test["label"][:3]
         pixels_b, labels_b = test["image"][3:6], test["label"][3:6]
         steps = 5
@@ -124,7 +125,7 @@ def test_interpolation_ends_are_the_reconstructions(untrained):
         if not config.conditional:  # the middle point is the decoded mean of the two codes
             z_a = pictures.codes_of(config, params, pixels_a, labels_a)
             z_b = pictures.codes_of(config, params, pixels_b, labels_b)
-            middle = vae.decode_mean(config, params, (z_a + z_b) / 2, labels_a)
+            middle = sampling.decode_mean(config, params, (z_a + z_b) / 2, labels_a)
             np.testing.assert_allclose(path[:, steps // 2], middle, atol=1e-5)
 
 
@@ -132,7 +133,7 @@ def test_arithmetic_moves_each_code_along_its_own_direction(untrained):
     for kind in ("vae", "conditional_vae"):  # the conditional one checks the labels' order
         run = untrained(kind)
         config, params = run.config, run.state.params
-        test = data.load_arrays(config, "test")
+        test = data.load_split(config, "test")
         pixels, labels = test["image"][:4], test["label"][:4]
         assert len(set(labels.tolist())) > 1
         directions = np.arange(8, dtype=np.float32).reshape(4, 2) - 3.0  # [4, D]: all differ
@@ -143,7 +144,7 @@ def test_arithmetic_moves_each_code_along_its_own_direction(untrained):
         z = pictures.codes_of(config, params, pixels, labels)  # [4, D]
         np.testing.assert_allclose(moved[:, 0], pictures.reconstruction_images(
             config, params, pixels, labels), atol=1e-5)
-        np.testing.assert_allclose(moved[:, 2], vae.decode_mean(
+        np.testing.assert_allclose(moved[:, 2], sampling.decode_mean(
             config, params, z + directions, labels), atol=1e-5)
 
 
@@ -151,9 +152,9 @@ def test_codes_are_posterior_means_and_chunking_changes_nothing(untrained):
     for kind in ("vae", "autoencoder"):
         run = untrained(kind)
         config, params = run.config, run.state.params
-        test = data.load_arrays(config, "test")
+        test = data.load_split(config, "test")
         pixels, labels = test["image"][:700], test["label"][:700]  # one full chunk + a part
-        code = vae.encode(config, params, pixels, labels)
+        code = models.encode(config, params, pixels, labels)
         expected = code[0] if kind == "vae" else code  # [700, D]
         chunked = jax.jit(lambda p, x, y: pictures.codes_in_chunks(config, p, x, y))(
             params, pixels, labels)
@@ -178,9 +179,9 @@ def test_pca_keeps_all_of_a_planar_cloud_and_its_distances():
     np.testing.assert_allclose(distances(points), distances(plane), atol=1e-8)
 
 
-def test_first_of_class_and_class_means():
+def test_first_of_class_and_class_mean():
     labels = np.array([2, 0, 2, 1, 0, 2])
     np.testing.assert_array_equal(pictures.first_of_class(labels, [2, 0], count=2), [0, 2, 1, 4])
     codes = np.arange(12, dtype=float).reshape(6, 2)
-    np.testing.assert_allclose(pictures.class_means(codes, labels, 3),
+    np.testing.assert_allclose([pictures.class_mean(codes, labels, c) for c in range(3)],
                                [[5, 6], [6, 7], [14 / 3, 17 / 3]])

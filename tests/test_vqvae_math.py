@@ -116,10 +116,12 @@ def test_codebook_gradient_of_the_full_loss_is_the_codebook_loss_gradient(learn_
     codebook = 0.1 * jax.random.normal(jax.random.key(7), (4, 3))
 
     def loss(cb):
-        return losses.autoencoder_loss(model, params, cb, pixels, 0.25, learn_codebook)[0]
+        return losses.autoencoder_loss(model, params, cb, pixels, (32, 32), 0.25,
+                                       learn_codebook)[0]
 
     grad = jax.jit(jax.grad(loss))(codebook)
-    fwd = jax.jit(losses.quantize_forward, static_argnums=0)(model, params, codebook, pixels)
+    fwd = jax.jit(losses.quantize_forward, static_argnums=(0, 4))(model, params, codebook, pixels,
+                                                                   (32, 32))
     z = np.asarray(fwd["z_e"]).reshape(-1, 3)
     idx = np.asarray(fwd["indices"]).ravel()
     expected = np.zeros((4, 3))

@@ -14,6 +14,6 @@ def get_config():
     c.likelihood = "bernoulli"
     c.batch_size = 100
     c.steps = 3000          # 5 epochs: enough for a usable 2-D latent space
-    c.learning_rate = 1e-3
+    c.optim = ml_collections.ConfigDict({"learning_rate": 1e-3})  # Adam
     c.seed = 0
     return c

@@ -2,12 +2,18 @@
 
     python experiments/vae/results_table.py runs/vae_latent2 runs/vae_latent32 ...
 
-Reads each run's eval.json (from `jaxgen eval`) and the train/eval seconds
-that experiments/vae/run_all.sh records, so the table is never typed by hand.
+Reads each run's eval.json (from `jaxgen eval`: `elbo` for the ELBO columns,
+the shared `nll` for the IWAE bound) and the train/eval seconds that
+experiments/vae/run_all.sh records, so the table is never typed by hand.
 """
 import json
 import os
 import sys
+
+from jaxgen import registry
+from jaxgen.engine import config as config_lib
+from jaxgen.metrics import bits_per_dim
+from jaxgen.metrics.runner import likelihood_dims
 
 
 def fmt(value, digits=2):
@@ -26,15 +32,26 @@ def seconds(workdir: str) -> dict:
     return out
 
 
+def elbo_bits_per_dim(config, ev: dict):
+    """The ELBO's bits/dim, for a likelihood of 8-bit images (the logistic) only."""
+    if config.get("likelihood") != "logistic" or "elbo_nll_nats" not in ev:
+        return None
+    return float(bits_per_dim(ev["elbo_nll_nats"], likelihood_dims(config)))
+
+
 def row(workdir: str) -> str:
-    config = json.load(open(os.path.join(workdir, "config.json")))
+    saved = json.load(open(os.path.join(workdir, "config.json")))
+    config = config_lib.complete(saved, registry.get(saved["family"]))  # old runs too
     ev = json.load(open(os.path.join(workdir, "eval.json")))
     t = seconds(workdir)
     model = f"{config['family']}{' (conditional)' if config.get('conditional') else ''}"
     return (f"| {os.path.basename(os.path.normpath(workdir))} | {model} | {config['latent_dim']} "
             f"| {config['likelihood']} | {config['steps']} | {fmt(t.get('train_seconds', 0) / 60, 1)} "
-            f"| {fmt(ev.get('elbo_nll_nats', ev.get('recon_nats')), 1)} | {fmt(ev.get('elbo_nll_bpd'), 3)} "
-            f"| {fmt(ev.get('iwae_nll_nats'), 1)} | {fmt(ev.get('iwae_nll_bpd'), 3)} "
+            f"| {fmt(ev.get('elbo_nll_nats', ev.get('recon_nats')), 1)} "
+            f"| {fmt(elbo_bits_per_dim(config, ev), 3)} "
+            # iwae_*: the names in eval.json files written before the shared `nll`
+            f"| {fmt(ev.get('nll_nats', ev.get('iwae_nll_nats')), 1)} "
+            f"| {fmt(ev.get('bpd', ev.get('iwae_nll_bpd')), 3)} "
             f"| {fmt(ev.get('kl_nats'), 2)} | {ev.get('active_dims', 'n/a')} "
             f"| {fmt(ev.get('fid_fmnist'), 1)} | {fmt(ev.get('precision_fmnist'), 3)} "
             f"| {fmt(ev.get('recall_fmnist'), 3)} |")

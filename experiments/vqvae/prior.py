@@ -3,7 +3,8 @@ grid of the frozen stage-1 run in runs/vqvae_ema. The autoencoder keys come
 from the stage-1 file, so the two configs cannot drift apart.
 
     nice -n 19 jaxgen train --config experiments/vqvae/prior.py --workdir runs/vqvae_prior
-    nice -n 19 jaxgen eval --workdir runs/vqvae_prior --metrics bpd,codebook,sampling_time,pictures
+    nice -n 19 jaxgen eval --workdir runs/vqvae_prior --metrics nll,bound_terms,codebook,sample_time,pictures
+    nice -n 19 jaxgen eval --workdir runs/vqvae_prior --metrics sample_time --config.sampler=naive
     nice -n 19 jaxgen eval --workdir runs/vqvae_prior --metrics fid,kid,pr --num 2000
 """
 import os
@@ -26,7 +27,7 @@ def get_config():
     c.prior_embedding = 32
     c.batch_size = 64
     c.steps = 1500
-    c.learning_rate = 1e-3
+    c.optim.learning_rate = 1e-3
     c.log_every = 50
     c.eval_every = 500
     c.sample_every = 500

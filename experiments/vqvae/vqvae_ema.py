@@ -3,7 +3,7 @@
 (a budget set by the shared 2-core CPU, not by convergence).
 
     nice -n 19 jaxgen train --config experiments/vqvae/vqvae_ema.py --workdir runs/vqvae_ema
-    nice -n 19 jaxgen eval --workdir runs/vqvae_ema --metrics bpd,codebook,sampling_time,pictures
+    nice -n 19 jaxgen eval --workdir runs/vqvae_ema --metrics nll,bound_terms,codebook,sample_time,pictures
 
 Stage 2 (the PixelCNN prior over its codes) is experiments/vqvae/prior.py.
 """
@@ -20,10 +20,10 @@ def get_config():
     c.num_codes = 128
     c.commitment_cost = 0.25
     c.codebook_update = "ema"
-    c.ema_decay = 0.99
+    c.codebook_decay = 0.99
     c.batch_size = 64
     c.steps = 900
-    c.learning_rate = 1e-3
+    c.optim = ml_collections.ConfigDict({"learning_rate": 1e-3, "grad_clip_norm": 1.0})  # Adam
     c.log_every = 50
     c.eval_every = 300
     c.sample_every = 300

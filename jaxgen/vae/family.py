@@ -1,37 +1,56 @@
-"""`autoencoder` and `vae` families: glue between the models, the losses and the engine.
+"""`autoencoder` and `vae` families: their configs, their checks, and registration.
 
 Both share one network definition (models.AutoEncoder); `vae` adds the
 Gaussian posterior, the KL term and the reparameterization. The conditional
 VAE is `vae` with `conditional=True` (the class label goes into both networks).
+The objectives are in losses.py, the steps in steps.py, sampling in
+sampling.py, the family's own evaluations in evaluation.py and pictures.py.
 
-VAE objective (per example, averaged over the batch):
-    loss = recon_weight * E_q[-log p(x | z)] + KL(q(z | x) || N(0, I))
-recon_weight = 1 is the ELBO; recon_weight = 1/beta is the beta-VAE weighting
-(beta > 1 pushes towards the prior, beta < 1 towards sharper reconstructions).
+What the likelihood is (likelihood_kind): with the discretized-logistic
+decoder the VAE's log_likelihood is the IWAE lower bound on log p(x) of 8-bit
+images ("bound"); with the course's Bernoulli cross-entropy on grey levels it
+is no probability of the images, so the run has none (its nats are in the
+`elbo` evaluation). The autoencoder has no likelihood.
 """
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-import optax
-
 from jaxgen import data
-from jaxgen.engine.config import base_config
-from jaxgen.engine.state import TrainState, apply_gradients
+from jaxgen.engine import optim
+from jaxgen.engine.config import base_config, rename_keys
 from jaxgen.errors import ConfigError
 from jaxgen.registry import Family, register
-from jaxgen.vae import losses
-from jaxgen.vae.models import UPSAMPLE_CHOICES, AutoEncoder
+from jaxgen.vae import evaluation, models, sampling, steps
+from jaxgen.vae.models import UPSAMPLE_CHOICES
+
+# The encode / decode API latent diffusion runs on a trained VAE (jaxgen.diffusion.latent).
+from jaxgen.vae.models import encode  # noqa: F401
+from jaxgen.vae.sampling import decode_mean  # noqa: F401
 
 LIKELIHOODS = ("bernoulli", "logistic")
+# Measured: the median over 40-100 calls of the engine's jitted train step on
+# the shared 2-core CPU (load average 7-10), 0.65-0.76 s per default `vae`
+# step and 0.85 s per `autoencoder` step (batch 100, 28x28).
+CPU_NOTES = {
+    "vae": "2-core CPU: ~0.7 s/step, so the default 6000 steps take ~70 min; "
+           "experiments/vae/cvae_latent2.py (3000 steps) takes half",
+    "autoencoder": "2-core CPU: ~0.85 s/step, so the default 6000 steps take ~85 min; "
+                   "experiments/vae/autoencoder_latent2.py trains 3000",
+}
 
 
 def default_config(family: str = "vae"):
+    """Fashion-MNIST, 2-D latent, Bernoulli decoder, 6000 steps (10 epochs).
+
+    On a shared 2-core CPU a default step took ~0.7 s (vae) / ~0.85 s
+    (autoencoder), so the 6000 steps take 70-85 minutes; the 3000-step
+    experiments/vae/autoencoder_latent2.py and cvae_latent2.py take half
+    (experiments/vae/vae_latent2.py is this config).
+    """
     c = base_config()
     c.family = family
     c.batch_size = 100
     c.steps = 6000             # 10 epochs of 600 batches
-    c.learning_rate = 1e-3     # Adam
+    c.optim = optim.optim_config(learning_rate=1e-3)  # Adam
     c.latent_dim = 2
     c.enc_channels = (32, 64, 128)
     c.dec_channels = (128, 64, 32)
@@ -43,165 +62,73 @@ def default_config(family: str = "vae"):
     c.likelihood = "bernoulli"
     if family == "vae":
         c.recon_weight = 1.0   # 1 = ELBO; 1/beta = beta-VAE
-        c.iwae_samples = 100   # K of the importance-weighted bound in `jaxgen eval`
+        c.iwae_samples = 100   # K of the importance-weighted bound (`jaxgen eval --metrics nll`)
+        c.iwae_chunk_size = 10  # samples decoded together: memory grows with this, not with K
     else:
         c.latent_stats_decay = 0.99  # EMA of the latent mean/variance, used to sample
     return c
 
 
-def is_variational(config) -> bool:
-    return config.family == "vae"
-
-
 def validate(config) -> None:
-    data.require_image_dataset(config)
+    data.require_kind(config, config.family, "images")
     if config.likelihood not in LIKELIHOODS:
         raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {config.likelihood!r}")
     if config.upsample not in UPSAMPLE_CHOICES:
         raise ConfigError(f"upsample must be one of {UPSAMPLE_CHOICES}, got {config.upsample!r}")
     if config.latent_dim < 1:
         raise ConfigError(f"latent_dim must be >= 1, got {config.latent_dim}")
+    for key in ("enc_channels", "dec_channels"):
+        if len(config[key]) < 1 or min(config[key]) < 1:
+            raise ConfigError(f"{key} must be one or more positive widths, got {config[key]}")
+    if config.conditional:
+        data.require_labels(config, f"a conditional {config.family}")
+    optim.validate(config.optim, "optim")
+    if models.is_variational(config):
+        if config.iwae_samples < 1 or config.iwae_chunk_size < 1:
+            raise ConfigError("iwae_samples and iwae_chunk_size must be >= 1, got "
+                              f"{config.iwae_samples} and {config.iwae_chunk_size}")
+    elif not 0.0 <= config.latent_stats_decay < 1.0:
+        raise ConfigError(f"latent_stats_decay must be in [0, 1), got "
+                          f"{config.latent_stats_decay}")
 
 
-def make_model(config) -> AutoEncoder:
-    return AutoEncoder(latent_dim=config.latent_dim, enc_channels=tuple(config.enc_channels),
-                       dec_channels=tuple(config.dec_channels),
-                       out_channels=losses.output_channels(config.likelihood),
-                       variational=is_variational(config), upsample=config.upsample)
-
-
-def make_optimizer(config):
-    return optax.adam(config.learning_rate)
-
-
-def class_onehot(config, labels):
-    """One-hot labels [B, K] for a conditional model, None otherwise."""
-    if not config.conditional:
-        return None
-    return jax.nn.one_hot(labels, data.num_classes(config))
-
-
-def encode(config, params, pixels, labels=None):
-    """uint8 images [B, 28, 28, 1] -> (mean, log_var) for a VAE, z for an autoencoder."""
-    return make_model(config).apply(params, losses.to_unit_padded(pixels),
-                                    class_onehot(config, labels), method="encode")
-
-
-def decode(config, params, z, labels=None):
-    """Latents [B, D] -> decoder output [B, 32, 32, C] (logits / distribution parameters)."""
-    return make_model(config).apply(params, z, class_onehot(config, labels), method="decode")
-
-
-def decode_mean(config, params, z, labels=None):
-    """Latents [B, D] -> mean images [B, 28, 28, 1] in [0, 1]."""
-    return losses.decoder_mean(decode(config, params, z, labels))
-
-
-def init(config, key, sample_batch) -> TrainState:
+def init(config, key, sample_batch):
     validate(config)
-    model = make_model(config)
-    x = losses.to_unit_padded(sample_batch["image"])
-    params = model.init(key, x, class_onehot(config, sample_batch["label"]))
-    extra = None
-    if not is_variational(config):
-        extra = {"latent_mean": jnp.zeros(config.latent_dim),
-                 "latent_var": jnp.ones(config.latent_dim)}
-    return TrainState.create(params, make_optimizer(config).init(params), extra=extra)
+    return steps.init(config, key, sample_batch)
 
 
-def vae_loss(config, params, batch, key):
-    """(recon_weight * recon + KL averaged over the batch, metrics); `key` draws eps."""
-    mean, log_var = encode(config, params, batch["image"], batch["label"])
-    z = losses.reparameterize(key, mean, log_var)
-    recon = losses.reconstruction_nll(config.likelihood,
-                                      decode(config, params, z, batch["label"]), batch["image"])
-    kl = jnp.sum(losses.gaussian_kl_per_dim(mean, log_var), axis=-1)  # [B]
-    loss = jnp.mean(config.recon_weight * recon + kl)
-    return loss, {"recon": jnp.mean(recon), "kl": jnp.mean(kl), "elbo": -jnp.mean(recon + kl)}
+def likelihood_kind(config):
+    """The IWAE bound of the discretized logistic is a bound on log p(x) of 8-bit
+    images; the Bernoulli cross-entropy on grey levels is not a likelihood."""
+    return "bound" if config.likelihood == "logistic" else None
 
 
-def autoencoder_loss(config, params, batch, key):
-    """(mean reconstruction NLL, metrics with the batch's latents); deterministic."""
-    del key
-    z = encode(config, params, batch["image"], batch["label"])
-    recon = losses.reconstruction_nll(config.likelihood,
-                                      decode(config, params, z, batch["label"]), batch["image"])
-    loss = jnp.mean(recon)
-    return loss, {"recon": loss, "z": z}
-
-
-def train_step(config, state, batch, key):
-    loss_fn = vae_loss if is_variational(config) else autoencoder_loss
-    (loss, aux), grads = jax.value_and_grad(loss_fn, argnums=1, has_aux=True)(
-        config, state.params, batch, key)
-    state = apply_gradients(state, grads, make_optimizer(config))
-    if not is_variational(config):
-        state = state.replace(extra=_update_latent_stats(config, state.extra, aux.pop("z")))
-    return state, {"loss": loss, **aux}
-
-
-def _update_latent_stats(config, stats, z):
-    """EMA of the training latents' mean and variance: the autoencoder has no
-    prior, so it samples from a Gaussian fitted to the codes it produces."""
-    z = jax.lax.stop_gradient(z)
-    decay = config.latent_stats_decay
-    return {"latent_mean": decay * stats["latent_mean"] + (1 - decay) * jnp.mean(z, 0),
-            "latent_var": decay * stats["latent_var"] + (1 - decay) * jnp.var(z, 0)}
-
-
-def eval_step(config, state, batch, key):
-    loss_fn = vae_loss if is_variational(config) else autoencoder_loss
-    loss, aux = loss_fn(config, state.params, batch, key)
-    aux.pop("z", None)
-    return {"loss": loss, **aux}
-
-
-def sample_labels(config, num: int, cond=None):
-    """Class labels for conditional sampling: `cond`, or 0..K-1 repeated."""
-    if not config.conditional:
-        return None
-    if cond is None:
-        return jnp.arange(num) % data.num_classes(config)
-    return jnp.broadcast_to(jnp.asarray(cond, jnp.int32), (num,))
-
-
-def sample(config, state, key, num: int, cond=None):
-    """Decoded means of latents drawn from the prior (VAE) or from the fitted
-    Gaussian of training codes (autoencoder). [num, 28, 28, 1] in [0, 1]."""
-    eps = jax.random.normal(key, (num, config.latent_dim))
-    if is_variational(config):
-        z = eps
-    else:
-        z = state.extra["latent_mean"] + jnp.sqrt(state.extra["latent_var"]) * eps
-    return decode_mean(config, state.params, z, sample_labels(config, num, cond))
-
-
-def log_likelihood(config, state, batch, key):
-    """IWAE lower bound on log p(x) with `iwae_samples` samples, nats per example. [B]"""
-    mean, log_var = encode(config, state.params, batch["image"], batch["label"])
-
-    def log_joint(z):
-        out = decode(config, state.params, z, batch["label"])
-        return (-losses.reconstruction_nll(config.likelihood, out, batch["image"])
-                + losses.standard_normal_log_prob(z))
-
-    return losses.iwae_log_likelihood(log_joint, mean, log_var, key, config.iwae_samples)
+def upgrade_config(flat: dict, version: int) -> dict:
+    """Keys of configs saved by an older jaxgen (engine.config.complete)."""
+    if version < 2:  # the optimizer became the `optim` block (engine.optim)
+        flat = rename_keys(flat, {"learning_rate": "optim.learning_rate"})
+    return flat
 
 
 def _register():
-    from jaxgen.vae import evaluation
-    common = dict(init=init, train_step=train_step, sample=sample, eval_step=eval_step,
-                  pictures=evaluation.pictures)
+    common = dict(init=init, train_step=steps.train_step, sample=sampling.sample,
+                  eval_step=steps.eval_step, pictures=evaluation.pictures,
+                  network_evals=lambda config: 1,  # one decoder pass per sample
+                  upgrade_config=upgrade_config,
+                  conditional=lambda config: config.conditional)
     register(Family(name="autoencoder",
                     description="convolutional autoencoder (deterministic code; samples from "
                                 "a Gaussian fitted to the training codes)",
                     default_config=lambda: default_config("autoencoder"),
-                    evaluations=evaluation.AUTOENCODER_EVALUATIONS, **common))
+                    evaluations=evaluation.AUTOENCODER_EVALUATIONS,
+                    cpu_note=CPU_NOTES["autoencoder"], **common))
     register(Family(name="vae",
                     description="variational autoencoder (beta-VAE weighting, optional class "
                                 "conditioning, IWAE likelihood bound)",
-                    default_config=lambda: default_config("vae"), log_likelihood=log_likelihood,
-                    evaluations=evaluation.VAE_EVALUATIONS, **common))
+                    default_config=lambda: default_config("vae"),
+                    log_likelihood=steps.log_likelihood, likelihood_kind=likelihood_kind,
+                    evaluations=evaluation.VAE_EVALUATIONS, cpu_note=CPU_NOTES["vae"],
+                    **common))
 
 
 _register()

@@ -1,116 +1,113 @@
-"""Pure loss functions of autoencoders and VAEs.
+"""The objectives of autoencoders and VAEs, and the VAE's likelihood bound.
 
-Conventions: images arrive as uint8 pixels [B, 28, 28, 1]; networks see them
-as floats in [0, 1] zero-padded to 32x32; likelihoods are evaluated on the
-central 28x28 only, so the padding never contributes nats. Every function
-returns per-example values in nats; the callers average over the batch.
+Conventions: images arrive as uint8 pixels [B, H, W, C]; the networks see them
+zero-padded (models.network_input) and the decoder's output is cropped back to
+H x W before any likelihood is read, so the padding never contributes nats.
+Every per-example value is in nats; the objectives average over the batch.
+The probability itself (KL, log-densities, the discretized logistic, IWAE) is
+jaxgen.nn.distributions'; what is here is how this family reads its decoder.
+
+VAE objective (per example, averaged over the batch):
+    loss = recon_weight * E_q[-log p(x | z)] + KL(q(z | x) || N(0, I))
+recon_weight = 1 is the ELBO; recon_weight = 1/beta is the beta-VAE weighting
+(beta > 1 pushes towards the prior, beta < 1 towards sharper reconstructions).
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 
-PAD = 2  # 28 + 2 * 2 = 32
-NUM_PIXEL_VALUES = 256
+from jaxgen.nn import distributions
+from jaxgen.nn.padding import crop_to
+from jaxgen.vae import models
 
-
-def to_unit_padded(pixels):
-    """uint8 [B, 28, 28, C] -> float32 [B, 32, 32, C] in [0, 1]."""
-    x = pixels.astype(jnp.float32) / (NUM_PIXEL_VALUES - 1)
-    return jnp.pad(x, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)))
-
-
-def crop_padding(x):
-    """[B, 32, 32, C] -> [B, 28, 28, C]."""
-    return x[:, PAD:-PAD, PAD:-PAD, :]
-
-
-def gaussian_kl_per_dim(mean, log_var):
-    """KL(N(mean, exp(log_var)) || N(0, 1)) per latent dimension, closed form. [B, D]"""
-    return 0.5 * (jnp.exp(log_var) + mean ** 2 - 1.0 - log_var)
-
-
-def reparameterize(key, mean, log_var):
-    """z = mean + sigma * eps with eps ~ N(0, I) from `key`: differentiable in mean, log_var."""
-    eps = jax.random.normal(key, mean.shape, mean.dtype)
-    return mean + jnp.exp(0.5 * log_var) * eps
-
-
-def diag_gaussian_log_prob(z, mean, log_var):
-    """log N(z; mean, diag(exp(log_var))) summed over the last axis."""
-    return -0.5 * jnp.sum(jnp.log(2 * jnp.pi) + log_var + (z - mean) ** 2 * jnp.exp(-log_var),
-                          axis=-1)
-
-
-def bernoulli_nll(logits, pixels):
-    """Binary cross-entropy of the course, summed over pixels. [B]
-
-    With grey-level targets in [0, 1] this is the cross-entropy the course
-    trains with, not the log-probability of a discrete image: its values are
-    not comparable with bits/dim of 8-bit likelihood models.
-    """
-    targets = pixels.astype(jnp.float32) / (NUM_PIXEL_VALUES - 1)
-    return jnp.sum(optax.sigmoid_binary_cross_entropy(logits, targets), axis=(1, 2, 3))
-
-
-def discretized_logistic_log_prob(pixels, mean, log_scale):
-    """log P(pixel) of 8-bit values under a logistic discretized into 256 bins.
-
-    pixels uint8 [...]; mean (in [0, 1] units) and log_scale of the same shape.
-    Bin v covers [v - 1/2, v + 1/2] / 255, the end bins reach to -inf / +inf,
-    so the 256 probabilities sum to exactly 1. For the interior bins we use
-    sigmoid(a) - sigmoid(b) = sigmoid(a) * sigmoid(-b) * (1 - exp(b - a)),
-    which stays accurate in the tails where both CDFs round to 0 or 1.
-    """
-    half_bin = 0.5 / (NUM_PIXEL_VALUES - 1)
-    x = pixels.astype(jnp.float32) / (NUM_PIXEL_VALUES - 1)
-    inv_scale = jnp.exp(-log_scale)
-    upper = (x + half_bin - mean) * inv_scale
-    lower = (x - half_bin - mean) * inv_scale
-    log_cdf_upper = -jax.nn.softplus(-upper)          # log P(X <= upper edge)
-    log_survival_lower = -jax.nn.softplus(lower)      # log P(X > lower edge)
-    interior = log_cdf_upper + log_survival_lower + jnp.log(-jnp.expm1(-2 * half_bin * inv_scale))
-    return jnp.where(pixels == 0, log_cdf_upper,
-                     jnp.where(pixels == NUM_PIXEL_VALUES - 1, log_survival_lower, interior))
+MIN_LOG_SCALE = -7.0  # the logistic's floor: scale >= ~1e-3 of the [0, 1] range
 
 
 def reconstruction_nll(likelihood: str, decoder_out, pixels):
-    """-log p(x | z) per example, from the decoder's padded output [B, 32, 32, C]."""
-    out = crop_padding(decoder_out)
+    """-log p(x | z) per example. decoder_out [B, H', W', out] (padded), pixels
+    uint8 [B, H, W, C] -> [B]."""
+    out = crop_to(decoder_out, pixels.shape[1:3])
+    channels = pixels.shape[-1]
     if likelihood == "bernoulli":
-        return bernoulli_nll(out, pixels)
-    if likelihood == "logistic":
-        mean = jax.nn.sigmoid(out[..., :1])
-        log_scale = jnp.maximum(out[..., 1:2], -7.0)  # floor: scale >= ~1e-3 of the range
-        return -jnp.sum(discretized_logistic_log_prob(pixels, mean, log_scale), axis=(1, 2, 3))
-    raise ValueError(f"unknown likelihood {likelihood!r}")
+        targets = pixels.astype(jnp.float32) / (distributions.NUM_PIXEL_VALUES - 1)
+        log_probs = distributions.bernoulli_log_prob(out, targets)
+    elif likelihood == "logistic":
+        mean = jax.nn.sigmoid(out[..., :channels])
+        log_scale = jnp.maximum(out[..., channels:2 * channels], MIN_LOG_SCALE)
+        log_probs = distributions.discretized_logistic_log_prob(pixels, mean, log_scale)
+    else:
+        raise ValueError(f"unknown likelihood {likelihood!r}")
+    return -jnp.sum(log_probs, axis=(1, 2, 3))
 
 
-def decoder_mean(decoder_out):
-    """The image a decoder output stands for, [B, 28, 28, 1] in [0, 1]: channel 0
-    is the Bernoulli logit or the logistic's mean logit, so both read the same."""
-    out = crop_padding(decoder_out)
-    return jax.nn.sigmoid(out[..., :1])
+def decoder_mean(decoder_out, image_shape):
+    """The image a decoder output stands for, [B, H, W, C] in [0, 1]: the first C
+    channels are the Bernoulli logits or the logistic's mean logits, so both
+    likelihoods read the same. image_shape: (H, W, C) of the dataset."""
+    height, width, channels = image_shape
+    return jax.nn.sigmoid(crop_to(decoder_out, (height, width))[..., :channels])
 
 
-def output_channels(likelihood: str) -> int:
-    return {"bernoulli": 1, "logistic": 2}[likelihood]
+def latent_kl_per_dim(mean, log_var):
+    """KL(q(z | x) || N(0, I)) of each latent dimension, closed form. [B, D]"""
+    return distributions.gaussian_kl(mean, log_var)
 
 
-def iwae_log_likelihood(log_joint_fn, mean, log_var, key, num_samples: int):
-    """Importance-weighted bound log (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q. [B]
-
-    `log_joint_fn(z [B, D]) -> log p(x | z) + log p(z)` per example. Samples
-    are taken one at a time with `lax.map`, so memory does not grow with K.
-    """
-    def log_weight(k):
-        z = reparameterize(jax.random.fold_in(key, k), mean, log_var)
-        return log_joint_fn(z) - diag_gaussian_log_prob(z, mean, log_var)
-
-    log_weights = jax.lax.map(log_weight, jnp.arange(num_samples))  # [K, B]
-    return jax.nn.logsumexp(log_weights, axis=0) - jnp.log(num_samples)
+def elbo_terms(config, params, batch, key):
+    """{"recon": E_q[-log p(x | z)] with one draw z ~ q from `key` [B],
+    "kl_per_dim": [B, D]}: the two terms of -ELBO."""
+    labels = batch.get("label")
+    mean, log_var = models.encode(config, params, batch["image"], labels)
+    z = distributions.reparameterize(key, mean, log_var)
+    recon = reconstruction_nll(config.likelihood, models.decode(config, params, z, labels),
+                               batch["image"])
+    return {"recon": recon, "kl_per_dim": latent_kl_per_dim(mean, log_var)}
 
 
-def standard_normal_log_prob(z):
-    return diag_gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z))
+def vae_loss(config, params, batch, key):
+    """(recon_weight * recon + KL averaged over the batch, metrics); `key` draws eps."""
+    terms = elbo_terms(config, params, batch, key)
+    recon, kl = terms["recon"], jnp.sum(terms["kl_per_dim"], axis=-1)  # [B], [B]
+    loss = jnp.mean(config.recon_weight * recon + kl)
+    return loss, {"recon": jnp.mean(recon), "kl": jnp.mean(kl), "elbo": -jnp.mean(recon + kl)}
+
+
+def autoencoder_recon(config, params, batch):
+    """(-log p(x | z) [B], codes z [B, D]) of the deterministic autoencoder."""
+    labels = batch.get("label")
+    z = models.encode(config, params, batch["image"], labels)
+    out = models.decode(config, params, z, labels)
+    return reconstruction_nll(config.likelihood, out, batch["image"]), z
+
+
+def autoencoder_loss(config, params, batch, key):
+    """(mean reconstruction NLL, metrics with the batch's latents); deterministic."""
+    del key
+    recon, z = autoencoder_recon(config, params, batch)
+    loss = jnp.mean(recon)
+    return loss, {"recon": loss, "z": z}
+
+
+def iwae_log_likelihood(config, params, batch, key):
+    """Importance-weighted lower bound on log p(x), K = iwae_samples, nats per
+    example [B]; the K decoder passes run iwae_chunk_size at a time, so memory
+    is bounded for any K (jaxgen.nn.distributions.iwae_log_likelihood)."""
+    labels = batch.get("label")
+    mean, log_var = models.encode(config, params, batch["image"], labels)
+
+    def log_joint(z):  # [B, D] -> log p(x | z) + log p(z), [B]
+        out = models.decode(config, params, z, labels)
+        return (-reconstruction_nll(config.likelihood, out, batch["image"])
+                + distributions.standard_normal_log_prob(z))
+
+    return distributions.iwae_log_likelihood(log_joint, mean, log_var, key,
+                                             config.iwae_samples, config.iwae_chunk_size)
+
+
+# Transitional re-exports, not copies: jaxgen.autoregressive.likelihoods and
+# jaxgen.diffusion.latent still import these names from here; once they import
+# jaxgen.nn.distributions themselves, delete these lines.
+NUM_PIXEL_VALUES = distributions.NUM_PIXEL_VALUES
+discretized_logistic_log_prob = distributions.discretized_logistic_log_prob
+reparameterize = distributions.reparameterize

@@ -1,9 +1,13 @@
-"""Convolutional encoder and decoder for 32x32 images (Fashion-MNIST padded by 2).
+"""Convolutional encoder and decoder, and the functions that run them from a config.
 
-The reference architecture of the course's autoencoder:
+The reference architecture of the course's autoencoder (sizes for Fashion-MNIST,
+whose 28x28 images are zero-padded to 32x32):
   encoder: Conv 32/64/128, 3x3, stride 2, ReLU -> flatten -> Dense(latent)
   decoder: Dense(4*4*128) -> three stride-2 upsampling layers 128/64/32 with
            ReLU -> 3x3 conv to the output channels (the sigmoid is in the loss).
+Images of any size and channel count are padded to the next multiple of
+2**depth (depth: the number of stride-2 layers), so 32x32 RGB stays 32x32 and
+the decoder starts at (padded size / 2**depth).
 A VAE's encoder has two heads, mean and log-variance. A conditional model
 feeds the one-hot class to both networks: as constant extra image channels
 into the encoder, concatenated to z into the decoder.
@@ -13,9 +17,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
+from jaxgen import data
 from jaxgen.nn import fast_conv
+from jaxgen.nn.padding import pad_to, padded_shape
 from jaxgen.nn.upsample import ConvTransposeSubpixel
 
 # Decoder layer implementations: the same function with the same parameters
@@ -33,13 +40,13 @@ class Encoder(nn.Module):
     variational: bool = True
 
     @nn.compact
-    def __call__(self, x, onehot=None):  # x: [B, 32, 32, C]; onehot: [B, K] or None
+    def __call__(self, x, onehot=None):  # x: [B, H', W', C]; onehot: [B, K] or None
         if onehot is not None:
             planes = jnp.broadcast_to(onehot[:, None, None, :], x.shape[:3] + onehot.shape[-1:])
             x = jnp.concatenate([x, planes], axis=-1)
         for features in self.channels:
             x = nn.relu(nn.Conv(features, (3, 3), strides=(2, 2), padding="SAME")(x))
-        x = x.reshape(x.shape[0], -1)  # [B, 4*4*128]
+        x = x.reshape(x.shape[0], -1)  # [B, H'/8 * W'/8 * 128] for three layers
         if not self.variational:
             return nn.Dense(self.latent_dim, name="z")(x)
         mean = nn.Dense(self.latent_dim, name="mean")(x)
@@ -50,15 +57,15 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     channels: Sequence[int] = (128, 64, 32)
     out_channels: int = 1
-    start_size: int = 4
+    start_shape: Sequence[int] = (4, 4)  # (H, W) before the first upsampling
     upsample: str = "fast"  # one of UPSAMPLE_CHOICES
 
     @nn.compact
-    def __call__(self, z, onehot=None):  # z: [B, D] -> logits [B, 32, 32, out_channels]
+    def __call__(self, z, onehot=None):  # z: [B, D] -> [B, H * 2**n, W * 2**n, out_channels]
         if onehot is not None:
             z = jnp.concatenate([z, onehot], axis=-1)
-        s = self.start_size
-        x = nn.Dense(s * s * self.channels[0])(z).reshape(z.shape[0], s, s, self.channels[0])
+        h, w = self.start_shape
+        x = nn.Dense(h * w * self.channels[0])(z).reshape(z.shape[0], h, w, self.channels[0])
         for i, features in enumerate(self.channels):
             x = nn.relu(self._upsampling(features, f"up{i}")(x))
         if self.upsample == "fast":
@@ -85,10 +92,12 @@ class AutoEncoder(nn.Module):
     out_channels: int = 1
     variational: bool = True
     upsample: str = "fast"
+    start_shape: Sequence[int] = (4, 4)  # the decoder's first feature map (H, W)
 
     def setup(self):
         self.encoder = Encoder(self.latent_dim, self.enc_channels, self.variational)
-        self.decoder = Decoder(self.dec_channels, self.out_channels, upsample=self.upsample)
+        self.decoder = Decoder(self.dec_channels, self.out_channels, self.start_shape,
+                               upsample=self.upsample)
 
     def encode(self, x, onehot=None):
         return self.encoder(x, onehot)
@@ -101,3 +110,64 @@ class AutoEncoder(nn.Module):
         code = self.encode(x, onehot)
         z = code[0] if self.variational else code
         return self.decode(z, onehot)
+
+
+# ------------------------------------------------------------------ from a config
+
+
+def is_variational(config) -> bool:
+    return config.family == "vae"
+
+
+def output_channels(likelihood: str, channels: int) -> int:
+    """Decoder outputs per pixel: a Bernoulli logit per channel, or a discretized
+    logistic's mean logit and log-scale per channel (means first, then scales)."""
+    return {"bernoulli": 1, "logistic": 2}[likelihood] * channels
+
+
+def network_depth(config) -> int:
+    """Stride-2 layers on the longer path: image sides must be multiples of 2**depth."""
+    return max(len(config.enc_channels), len(config.dec_channels))
+
+
+def network_image_shape(config) -> tuple:
+    """(H', W') the networks see: the dataset's images padded to multiples of 2**depth."""
+    height, width, _ = data.image_shape(config)
+    return padded_shape(height, width, 2 ** network_depth(config))
+
+
+def make_model(config) -> AutoEncoder:
+    height, width = network_image_shape(config)
+    scale = 2 ** len(config.dec_channels)
+    return AutoEncoder(latent_dim=config.latent_dim, enc_channels=tuple(config.enc_channels),
+                       dec_channels=tuple(config.dec_channels),
+                       out_channels=output_channels(config.likelihood,
+                                                    data.image_shape(config)[-1]),
+                       variational=is_variational(config), upsample=config.upsample,
+                       start_shape=(height // scale, width // scale))
+
+
+def class_onehot(config, labels):
+    """One-hot labels [B, K] for a conditional model, None otherwise."""
+    if not config.conditional:
+        return None
+    return jax.nn.one_hot(labels, data.num_classes(config))
+
+
+def network_input(config, pixels):
+    """uint8 images [B, H, W, C] -> float32 [B, H', W', C] in [0, 1], zero-padded."""
+    x = pixels.astype(jnp.float32) / 255.0
+    return pad_to(x, network_image_shape(config))
+
+
+def encode(config, params, pixels, labels=None):
+    """uint8 images [B, H, W, C] -> (mean, log_var) [B, D] each for a VAE, z [B, D]
+    for an autoencoder. `labels` [B] are read only by a conditional model."""
+    return make_model(config).apply(params, network_input(config, pixels),
+                                    class_onehot(config, labels), method="encode")
+
+
+def decode(config, params, z, labels=None):
+    """Latents [B, D] -> the decoder's padded output [B, H', W', out] (logits or
+    distribution parameters; losses.py reads them)."""
+    return make_model(config).apply(params, z, class_onehot(config, labels), method="decode")

@@ -4,8 +4,9 @@ Stage 1 (autoencoder), per example:
     loss = -log p(x | z_q)  +  [||sg(z_e) - z_q||^2]  +  beta ||z_e - sg(z_q)||^2
 with the bracketed codebook loss only when the codebook learns by gradient
 (with EMA updates the codebook follows the encoder by averaging instead).
-p(x | z_q) is the VAE's discretized logistic over the 256 grey levels of the
-central 28x28 pixels (jaxgen.vae.losses), a probability of 8-bit images.
+p(x | z_q) is a discretized logistic over the 256 values of every pixel and
+channel of the unpadded image (jaxgen.nn.distributions), a probability of
+8-bit images.
 
 Stage 2 (prior): -log p(z_q(x)) of the frozen encoder's code grid under an
 autoregressive model over K categories (jaxgen.autoregressive).
@@ -16,46 +17,67 @@ are discrete. Every term of the sum is >= 0, so for any one grid, in
 particular the encoder's z_q(x),
     log p(x) >= log p(z_q(x)) + log p(x | z_q(x)).
 This is the ELBO with the point-mass posterior q(z | x) = 1[z = z_q(x)], whose
-entropy is 0. Its negative, divided by 784 ln 2, is the bits/dim we report: an
-upper bound on the model's true NLL.
+entropy is 0. Its negative is the `bound` likelihood of the shared `nll`
+evaluation (bits/dim over the H x W x C unpadded pixel values): an upper bound
+on the model's true NLL.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from jaxgen.autoregressive import likelihoods
-from jaxgen.vae import losses as vae_losses
+from jaxgen.nn import distributions
+from jaxgen.nn.padding import crop_to, pad_to
 from jaxgen.vqvae import quantizer
 
-LIKELIHOOD = "logistic"  # the VAE's discretized logistic: comparable in bits/dim
-OUTPUT_CHANNELS = vae_losses.output_channels(LIKELIHOOD)
+MIN_LOG_SCALE = -7.0  # the logistic's floor: scale >= ~1e-3 of the [0, 1] range
 UNIGRAM_SMOOTHING = 1e-3  # share of probability spread uniformly over all codes
 
 
-def quantize_forward(model, ae_params, codebook, pixels):
-    """Encode, quantize and decode uint8 images [B, 28, 28, 1].
+def unit_padded(pixels, padded_hw):
+    """uint8 [B, H, W, C] -> float32 [B, H', W', C] in [0, 1], zero-padded."""
+    return pad_to(pixels.astype(jnp.float32) / (distributions.NUM_PIXEL_VALUES - 1), padded_hw)
 
-    Returns z_e, z_q [B, 8, 8, D], indices [B, 8, 8] and the decoder output
-    [B, 32, 32, 2]; the decoder reads z_q through the straight-through estimator.
+
+def quantize_forward(model, ae_params, codebook, pixels, padded_hw):
+    """Encode, quantize and decode uint8 images [B, H, W, C] padded to padded_hw.
+
+    Returns z_e, z_q [B, h, w, D], indices [B, h, w] and the decoder output
+    [B, H', W', 2C]; the decoder reads z_q through the straight-through estimator.
     """
-    z_e = model.apply(ae_params, vae_losses.to_unit_padded(pixels), method="encode")
+    z_e = model.apply(ae_params, unit_padded(pixels, padded_hw), method="encode")
     indices = quantizer.nearest_code(z_e, codebook)
     z_q = quantizer.lookup(codebook, indices)
     out = model.apply(ae_params, quantizer.straight_through(z_e, z_q), method="decode")
     return {"z_e": z_e, "z_q": z_q, "indices": indices, "out": out}
 
 
+def logistic_parameters(decoder_out, image_shape):
+    """(mean in [0, 1], log-scale), each [B, H, W, C], of the decoder's padded output
+    [B, H', W', 2C] cropped to the image: means in the first C channels."""
+    height, width, channels = image_shape
+    out = crop_to(decoder_out, (height, width))
+    mean = jax.nn.sigmoid(out[..., :channels])
+    return mean, jnp.maximum(out[..., channels:2 * channels], MIN_LOG_SCALE)
+
+
 def reconstruction_nll(decoder_out, pixels):
-    """-log p(x | z_q) in nats per image. [B]"""
-    return vae_losses.reconstruction_nll(LIKELIHOOD, decoder_out, pixels)
+    """-log p(x | z_q) in nats per image: pixels uint8 [B, H, W, C] -> [B]."""
+    mean, log_scale = logistic_parameters(decoder_out, pixels.shape[1:])
+    log_probs = distributions.discretized_logistic_log_prob(pixels, mean, log_scale)
+    return -jnp.sum(log_probs, axis=(1, 2, 3))
 
 
-def autoencoder_loss(model, ae_params, codebook, pixels, commitment_cost: float,
+def decoder_mean(decoder_out, image_shape):
+    """The logistic's mean image [B, H, W, C] in [0, 1] (what samples show)."""
+    return logistic_parameters(decoder_out, image_shape)[0]
+
+
+def autoencoder_loss(model, ae_params, codebook, pixels, padded_hw, commitment_cost: float,
                      learn_codebook: bool):
     """(stage-1 loss averaged over the batch, aux with per-batch values and the
     forward pass); see the module docstring."""
-    fwd = quantize_forward(model, ae_params, codebook, pixels)
+    fwd = quantize_forward(model, ae_params, codebook, pixels, padded_hw)
     recon = reconstruction_nll(fwd["out"], pixels)                 # [B]
     commitment = quantizer.commitment_loss(fwd["z_e"], fwd["z_q"])  # [B]
     per_example = recon + commitment_cost * commitment
@@ -69,8 +91,8 @@ def autoencoder_loss(model, ae_params, codebook, pixels, commitment_cost: float,
 def prior_nll(prior_model, prior_params, codes, dropout_key=None):
     """-log p(codes) in nats per grid under the autoregressive prior.
     codes int [B, h, w] -> [B]."""
-    out = prior_model.apply(prior_params, codes, None, dropout_key)  # [B, h, w, K]
-    return likelihoods.image_nll("softmax", out, codes)
+    logits = prior_model.apply(prior_params, codes, None, dropout_key)  # [B, h, w, K]
+    return -jnp.sum(distributions.categorical_log_prob(logits, codes), axis=(1, 2))
 
 
 def unigram_log_probs(code_usage):
