@@ -128,7 +128,8 @@ def torch_step(config, host_batches, seed: int = 0) -> harness.TorchStep:
     model = build_torch_realnvp(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.learning_rate)
     return harness.TorchStep(model, lambda m, pixels: m.loss(pixels), optimizer,
-                             harness.torch_nchw(host_batches), clip_norm=config.optim.grad_clip_norm)
+                             harness.torch_nchw(host_batches),
+                             clip_norm=config.optim.grad_clip_norm)
 
 
 # --------------------------------------------------------------------------- main

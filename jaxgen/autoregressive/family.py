@@ -36,12 +36,19 @@ from jaxgen.engine.config import base_config, rename_keys
 from jaxgen.errors import ConfigError
 from jaxgen.registry import Family, register
 
-CPU_NOTE = ("the default is slow on a 2-core CPU; use experiments/autoregressive/"
-            "plain_pixelcnn.py or pixelrnn.py")
+# Measured with `jaxgen bench FAMILY --steps 10`, niced, on the shared 2-core
+# CPU at load average 10-15: pixelcnn 8.2, pixelrnn 11.3 examples/s (batch 32).
+CPU_NOTES = {
+    "pixelcnn": "default: 0.26 steps/s on a shared 2-core CPU (hours for its 3000 steps); "
+                "use experiments/autoregressive/plain_pixelcnn.py (500 steps of 16)",
+    "pixelrnn": "default: 0.35 steps/s on a shared 2-core CPU (hours for its 3000 steps); "
+                "use experiments/autoregressive/pixelrnn.py (500 steps of 16)",
+}
 
 
 def default_config(family: str = "pixelcnn"):
-    """Defaults of `pixelcnn` (or `pixelrnn`). On a 2-core CPU: see CPU_NOTE."""
+    """Defaults of `pixelcnn` (or `pixelrnn`). Slow on a 2-core CPU (CPU_NOTES):
+    experiments/autoregressive/plain_pixelcnn.py and pixelrnn.py suit one."""
     c = base_config()
     c.family = family
     c.batch_size = 32
@@ -134,16 +141,18 @@ def _register():
                   eval_step=steps.eval_step, log_likelihood=steps.log_likelihood,
                   likelihood_kind=lambda config: "exact", evaluations=evaluation.EVALUATIONS,
                   network_evals=network_evals, upgrade_config=upgrade_config,
-                  conditional=lambda config: config.conditional, cpu_note=CPU_NOTE)
+                  conditional=lambda config: config.conditional)
     register(Family(name="pixelcnn",
                     description="PixelCNN / Gated PixelCNN / PixelCNN++ with softmax or "
                                 "discretized logistic mixture output; exact likelihood, "
                                 "cached sampler",
-                    default_config=lambda: default_config("pixelcnn"), **common))
+                    default_config=lambda: default_config("pixelcnn"),
+                    cpu_note=CPU_NOTES["pixelcnn"], **common))
     register(Family(name="pixelrnn",
                     description="PixelRNN (Row LSTM, cached sampler, or Diagonal BiLSTM); "
                                 "exact likelihood",
-                    default_config=lambda: default_config("pixelrnn"), **common))
+                    default_config=lambda: default_config("pixelrnn"),
+                    cpu_note=CPU_NOTES["pixelrnn"], **common))
 
 
 _register()

@@ -22,8 +22,14 @@ from jaxgen.errors import ConfigError
 from jaxgen.nn.classifier import MODELS
 from jaxgen.registry import Family, register
 
+# Measured with `jaxgen bench classifier --steps 10`, niced, on the shared
+# 2-core CPU at load average ~14: 123 examples/s (batch 128).
+CPU_NOTE = ("default (the extractor's 10-epoch recipe, experiments/classifier/cnn.py): "
+            "0.96 steps/s on a shared 2-core CPU, ~80 min; --config.steps=469 for one epoch")
+
 
 def default_config():
+    """The CNN extractor's recipe: ~80 min on a shared 2-core CPU (CPU_NOTE)."""
     c = base_config()
     c.family = "classifier"
     c.model = "cnn"              # "mlp" | "cnn"
@@ -82,7 +88,7 @@ def _register():
                     "extractor of FID/KID/IS/PR-FMNIST. Does not sample",
         default_config=default_config, init=init, train_step=steps.train_step,
         sample=None, eval_step=steps.eval_step, evaluations=evaluation.EVALUATIONS,
-        upgrade_config=upgrade_config))
+        upgrade_config=upgrade_config, cpu_note=CPU_NOTE))
 
 
 _register()

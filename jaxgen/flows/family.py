@@ -22,12 +22,20 @@ from jaxgen.nn.fast_conv import CONV_CHOICES
 from jaxgen.registry import Family, register
 
 DEQUANTIZATIONS = ("uniform", "variational")
-CPU_NOTE = ("the image defaults are slow on a 2-core CPU; experiments/flows/"
-            "realnvp_fmnist.py trains for a set wall time (run_timed.sh)")
+# Measured with `jaxgen bench FAMILY --steps 10`, niced, on the shared 2-core
+# CPU at load average ~10: realnvp 1.6, glow 18.3 examples/s (batch 64).
+CPU_NOTES = {
+    "realnvp": "default (3 levels, 64 channels at 28x28): 0.025 steps/s on a shared 2-core "
+               "CPU; use experiments/flows/realnvp_fmnist.py (run_timed.sh: a set wall time) "
+               "or realnvp_moons.py (2-D)",
+    "glow": "default: 0.29 steps/s on a shared 2-core CPU (hours for its 3000 steps); use "
+            "experiments/flows/glow_fmnist.py (run_timed.sh: a set wall time) or glow_moons.py",
+}
 
 
 def default_config(family: str):
-    """Defaults of `realnvp` (or `glow`). On a 2-core CPU: see CPU_NOTE."""
+    """Defaults of `realnvp` (or `glow`). Slow on a 2-core CPU (CPU_NOTES): the
+    experiments/flows/ configs with run_timed.sh, or the 2-D ones, suit one."""
     c = base_config()
     c.family = family
     c.batch_size = 64
@@ -39,7 +47,7 @@ def default_config(family: str):
     c.steps_per_level = 3 if family == "realnvp" else 4
     c.hidden = 64                # conditioner width (conv channels / Dense units)
     c.num_blocks = 1             # residual blocks (images) / extra hidden layers (2-D)
-    c.conv = "flax"              # conditioner convs, fast_conv.conv3x3: "flax" (faster here) or "fast"
+    c.conv = "flax"              # conditioner convs (fast_conv.conv3x3): "flax" (faster here), "fast"
     c.toy_steps = 8              # 2-D data: couplings (realnvp) / steps (glow), one level
     c.logit_alpha = 0.05         # logit(alpha + (1 - 2 alpha) y), RealNVP's pre-processing
     c.dequantization = "uniform"  # or "variational": noise from a learned q(u | x) (Flow++)
@@ -109,15 +117,17 @@ def _register():
                   eval_step=steps.eval_step, log_likelihood=steps.log_likelihood,
                   likelihood_kind=likelihood_kind, evaluations=pictures.EVALUATIONS,
                   pictures=pictures.pictures, network_evals=lambda config: 1,
-                  upgrade_config=upgrade_config, cpu_note=CPU_NOTE)
+                  upgrade_config=upgrade_config)
     register(Family(name="realnvp",
                     description="RealNVP flow: checkerboard/channel affine couplings, squeeze, "
                                 "multi-scale; dequantized logits (images) or 2-D toy densities",
-                    default_config=lambda: default_config("realnvp"), **common))
+                    default_config=lambda: default_config("realnvp"),
+                    cpu_note=CPU_NOTES["realnvp"], **common))
     register(Family(name="glow",
                     description="Glow flow: actnorm, LU 1x1 convolutions, affine couplings, "
                                 "multi-scale; sampling with temperature",
-                    default_config=lambda: default_config("glow"), **common))
+                    default_config=lambda: default_config("glow"),
+                    cpu_note=CPU_NOTES["glow"], **common))
 
 
 _register()
