@@ -5,7 +5,7 @@ the samplers drive.
 Networks map an integer grid tokens [B, H, W] (values 0..num_categories-1:
 8-bit values, or VQ-VAE code indices) to per-position head outputs
 [B, H, W, n_out]. A colour image of C channels is the grid [B, H, W * C]
-whose columns interleave the channels (family.py, "Channels"); the network
+whose columns interleave the channels (losses.py, "Channels"); the network
 then adds a learned bias by the channel a column holds (`channel_bias`), so
 it can tell a red value from a green one. They are `ARNetwork` subclasses and
 provide

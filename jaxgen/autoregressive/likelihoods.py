@@ -12,7 +12,7 @@ Two heads, both over integer values 0..K-1 at every position:
 The probability itself is shared mathematics (jaxgen.nn.distributions); this
 module only reads a network's raw outputs as the parameters of those
 distributions. A colour image is modelled one channel value at a time
-(family.py, "Channels"), so each channel value gets its own head output:
+(losses.py, "Channels"), so each channel value gets its own head output:
 its mixture is conditioned on everything earlier in the raster, the earlier
 channels of the same pixel included, and is normalised over its 256 values.
 
