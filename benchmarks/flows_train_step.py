@@ -126,9 +126,10 @@ def torch_step(config, host_batches, seed: int = 0) -> harness.TorchStep:
     import torch
     torch.manual_seed(seed)
     model = build_torch_realnvp(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.learning_rate)
     return harness.TorchStep(model, lambda m, pixels: m.loss(pixels), optimizer,
-                             harness.torch_nchw(host_batches), clip_norm=config.grad_clip)
+                             harness.torch_nchw(host_batches),
+                             clip_norm=config.optim.grad_clip_norm)
 
 
 # --------------------------------------------------------------------------- main

@@ -26,7 +26,7 @@ import numpy as np
 
 import harness
 
-ARCH = dict(channels=32, num_layers=6, kernel_size=3, first_kernel_size=7, head_hidden=64,
+ARCH = dict(hidden_channels=32, num_layers=6, kernel_size=3, first_kernel_size=7, head_hidden=64,
             num_mixtures=5)
 
 
@@ -34,7 +34,7 @@ def jaxgen_config(batch_size: int):
     from jaxgen.engine.config import build_config
     overrides = {k: str(v) for k, v in ARCH.items()}
     overrides.update(architecture="gated", head="logistic_mixture", batch_size=str(batch_size),
-                     grad_clip_norm="0", learning_rate="0.001")
+                     **{"optim.grad_clip_norm": "0", "optim.learning_rate": "0.001"})
     return build_config("pixelcnn", overrides=overrides)
 
 
@@ -46,7 +46,7 @@ def build_torch_gated_pixelcnn():
     from torch import nn
     from torch.nn import functional as F
 
-    c, L, m = ARCH["channels"], ARCH["num_layers"], ARCH["num_mixtures"]
+    c, L, m = ARCH["hidden_channels"], ARCH["num_layers"], ARCH["num_mixtures"]
     k, k0 = ARCH["kernel_size"], ARCH["first_kernel_size"]
 
     class Stack(nn.Module):
@@ -120,13 +120,13 @@ def torch_step(host_batches, seed: int = 0) -> harness.TorchStep:
 def time_samplers(config, state, num: int) -> dict:
     """Images/s of both samplers (compiled first), and whether they agree."""
     import jax
-    from jaxgen.autoregressive import family as ar
+    from jaxgen.autoregressive import sampling
     out = {}
     grids = {}
     for sampler in ("naive", "cached"):
         cfg = config.copy_and_resolve_references()
         cfg.sampler = sampler
-        fn = jax.jit(functools.partial(ar.sample, cfg), static_argnames="num")
+        fn = jax.jit(functools.partial(sampling.sample, cfg), static_argnames="num")
         jax.block_until_ready(fn(state, jax.random.key(1), num=num))  # compile
         start = time.perf_counter()
         grids[sampler] = np.asarray(jax.block_until_ready(fn(state, jax.random.key(0), num=num)))

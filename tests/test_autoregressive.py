@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.autoregressive import likelihoods, sampling
+from jaxgen.autoregressive import likelihoods, losses, sampling
 from jaxgen.autoregressive.models import GatedPixelCNN, PixelCNN
 from jaxgen.autoregressive.pixelcnn_pp import (PixelCNNPP, down_right_taps,
                                                num_blocks)
@@ -247,7 +247,7 @@ def test_logistic_mixture_pmf_sums_to_one_and_matches_numpy(seed):
                                                                          + [1.5] * m)
     out = out.at[2 * m:].add(-3.0)
     values = jnp.arange(256)
-    log_p = likelihoods.logistic_mixture_log_prob(jnp.broadcast_to(out, (256, 3 * m)), values)
+    log_p = likelihoods.log_prob("logistic_mixture", jnp.broadcast_to(out, (256, 3 * m)), values)
     np.testing.assert_allclose(float(jnp.sum(jnp.exp(log_p))), 1.0, atol=1e-5)
 
     # Reference: sum_k pi_k (CDF_k(upper) - CDF_k(lower)) in float64.
@@ -268,18 +268,19 @@ def test_logistic_mixture_sampler_draws_from_the_pmf():
     """Histogram of 100k draws against the pmf (total variation distance)."""
     out = jnp.array([0.0, 1.0, 0.1, 0.6, -3.0, -2.0])  # 2 components
     n = 100_000
-    draws = likelihoods.sample_logistic_mixture(jax.random.key(0), jnp.broadcast_to(out, (n, 6)))
+    draws = likelihoods.sample_values("logistic_mixture", jax.random.key(0),
+                                      jnp.broadcast_to(out, (n, 6)))
     hist = np.bincount(np.asarray(draws), minlength=256) / n
-    pmf = np.exp(np.asarray(likelihoods.logistic_mixture_log_prob(
-        jnp.broadcast_to(out, (256, 6)), jnp.arange(256))))
+    pmf = np.exp(np.asarray(likelihoods.log_prob(
+        "logistic_mixture", jnp.broadcast_to(out, (256, 6)), jnp.arange(256))))
     assert 0.5 * np.abs(hist - pmf).sum() < 0.02
 
 
-def test_categorical_log_prob_matches_numpy():
+def test_softmax_head_log_prob_matches_numpy():
     logits = np.random.default_rng(0).normal(size=(3, 7)).astype(np.float32)
     values = np.array([0, 6, 3])
     expected = logits[np.arange(3), values] - np.log(np.exp(logits.astype(np.float64)).sum(1))
-    np.testing.assert_allclose(likelihoods.categorical_log_prob(logits, values), expected,
+    np.testing.assert_allclose(likelihoods.log_prob("softmax", logits, values), expected,
                                rtol=1e-5)
 
 
@@ -291,9 +292,13 @@ def test_categorical_log_prob_matches_numpy():
     ("gated", "logistic_mixture", {"num_classes": 3}),
     ("gated", "softmax", {"num_categories": 16, "input_embedding": 4}),  # a VQ-VAE code prior
     ("rowlstm", "softmax", {}),
+    # Colour: 3 x 2 pixels of 3 channels, a 3 x 6 grid (channel biases at each step).
+    ("plain", "softmax", {"image_channels": 3}),
+    ("gated", "logistic_mixture", {"image_channels": 3, "num_classes": 3}),
+    ("rowlstm", "logistic_mixture", {"image_channels": 3}),
 ])
 def test_cached_sampler_equals_naive_sampler(name, head, fields):
-    height, width, num = 3, 4, 3
+    height, width, num = 3, 2 * fields.get("image_channels", 2), 3
     model, params = init_network(NETWORKS[name], shape=(1, height, width), head=head, **fields)
     cond = jax.nn.one_hot(jnp.arange(num) % 3, 3) if fields.get("num_classes") else None
     key = jax.random.key(7)
@@ -302,3 +307,103 @@ def test_cached_sampler_equals_naive_sampler(name, head, fields):
     a, b = np.asarray(naive(params)), np.asarray(cached(params))
     np.testing.assert_array_equal(a, b)
     assert a.min() >= 0 and a.max() < model.num_categories and len(np.unique(a)) > 3
+
+
+# ----------------------------------------------------------------- colour
+
+RGB = 3  # channels: an H x W x 3 image is the grid [H, W * 3] (losses.py, "Channels")
+
+
+def test_image_grid_is_the_raster_over_row_column_channel():
+    """Grid raster order = NHWC flattening = (row, column, channel) order, and back."""
+    images = np.random.default_rng(0).integers(0, 256, (2, 3, 4, RGB)).astype(np.uint8)
+    grid = np.asarray(losses.image_grid(images))
+    assert grid.shape == (2, 3, 4 * RGB)
+    np.testing.assert_array_equal(grid.reshape(2, -1), images.reshape(2, -1))
+    np.testing.assert_array_equal(losses.grid_images(grid, RGB), images)
+
+
+@functools.lru_cache(maxsize=None)
+def rgb_dependencies(name, height=3, width=3):
+    """Dependency matrix over the (row, column, channel) raster of an RGB
+    network on height x width pixels (the grid [height, width * 3])."""
+    model, params = init_network(NETWORKS[name], shape=(1, height, width * RGB),
+                                 num_layers=LAYERS_5X5.get(name, 4), image_channels=RGB)
+    assert "channel_bias" in params["params"]
+    return dependency_matrix(model, params, height, width * RGB, num_inputs=3)
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_rgb_outputs_depend_only_on_earlier_values_and_see_their_own_pixels_channels(name):
+    """Brute force (jax.jacfwd): the output at raster position (i, j, c) has zero
+    derivative with respect to every input at (i, j, c) and after, and nonzero
+    ones with respect to the earlier channels of its own pixel (G sees R, B
+    sees R and G)."""
+    dep = rgb_dependencies(name)
+    assert not np.any(np.triu(dep)), np.argwhere(np.triu(dep))[:5]
+    for p in range(len(dep)):
+        channel = p % RGB
+        assert all(dep[p, p - k] for k in range(1, channel + 1)), (name, p)
+
+
+def test_rgb_likelihood_is_the_sum_of_brute_force_conditionals():
+    """log p(x) of one forward pass = sum over positions p of log p(x_p | x_<p),
+    each conditional from its own forward pass on an image whose values from p
+    on are replaced (by 255 - x): exactly the chain rule over (row, column,
+    channel), so the likelihood is exact."""
+    height, width = 2, 2
+    model, params = init_network(GatedPixelCNN, shape=(1, height, width * RGB),
+                                 head="logistic_mixture", image_channels=RGB)
+    images = np.random.default_rng(1).integers(0, 256, (2, height, width, RGB)).astype(np.uint8)
+    tokens = losses.image_grid(images)  # [2, H, W * 3]
+    apply = jax.jit(model.apply)
+    one_pass = -likelihoods.image_nll("logistic_mixture", apply(params, tokens), tokens)
+    flat = np.asarray(tokens).reshape(2, -1)
+    brute = np.zeros(2)
+    for p in range(flat.shape[1]):
+        scrambled = flat.copy()
+        scrambled[:, p:] = 255 - scrambled[:, p:]
+        out = apply(params, jnp.asarray(scrambled.reshape(tokens.shape)))
+        out_p = out.reshape(2, -1, out.shape[-1])[:, p]
+        brute += np.asarray(likelihoods.log_prob("logistic_mixture", out_p, flat[:, p]))
+    np.testing.assert_allclose(one_pass, brute, rtol=1e-5)
+
+
+def test_rgb_mixture_is_normalised_over_256_values_at_every_channel():
+    """At every position of an RGB image, each channel's conditional mixture
+    gives the 256 values probabilities that sum to 1."""
+    model, params = init_network(GatedPixelCNN, shape=(1, 3, 3 * RGB), head="logistic_mixture",
+                                 image_channels=RGB)
+    tokens = jax.random.randint(jax.random.key(3), (2, 3, 3 * RGB), 0, 256)
+    out = jax.jit(model.apply)(params, tokens)  # [2, 3, 9, 3M]
+
+    @jax.jit
+    def total_probability(out):  # [2, 3, 9]: sum over the 256 values at each position
+        values = jnp.arange(256)[:, None, None, None]
+        log_p = likelihoods.log_prob("logistic_mixture", out[None], values)  # [256, 2, 3, 9]
+        return jnp.exp(jax.nn.logsumexp(log_p, axis=0))
+
+    np.testing.assert_allclose(total_probability(out), 1.0, atol=1e-5)
+
+
+def test_the_channel_bias_tells_the_channels_apart():
+    """On a constant image, interior grid columns see the same context; only
+    the channel bias separates them: equal outputs for the same channel,
+    different ones for different channels."""
+    model, params = init_network(PixelCNN, shape=(1, 3, 4 * RGB), num_layers=1,
+                                 image_channels=RGB)
+    out = np.asarray(jax.jit(model.apply)(params, jnp.full((1, 3, 4 * RGB), 7, jnp.int32)))
+    row = out[0, 2]  # [12, n_out]; columns 3..8 are interior for a 3x3 first layer
+    np.testing.assert_allclose(row[3], row[6], rtol=1e-5, atol=1e-6)  # both red
+    assert np.max(np.abs(row[3] - row[4])) > 1e-3                    # red vs green
+
+
+def test_probabilities_of_all_rgb_images_sum_to_one():
+    """Exact normalisation by enumeration over (row, column, channel): 4
+    categories, 1 x 2 pixels of 3 channels, all 4096 images."""
+    k = 4
+    model, params = init_network(GatedPixelCNN, shape=(1, 1, 2 * RGB), num_categories=k,
+                                 input_embedding=3, image_channels=RGB)
+    grids = jnp.asarray(list(itertools.product(range(k), repeat=6)), jnp.int32).reshape(-1, 1, 6)
+    log_p = -likelihoods.image_nll("softmax", jax.jit(model.apply)(params, grids), grids)
+    np.testing.assert_allclose(float(jnp.sum(jnp.exp(log_p))), 1.0, rtol=1e-4)

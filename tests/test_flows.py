@@ -11,6 +11,7 @@ from scipy.stats import norm
 
 from jaxgen.flows import dequantization as deq
 from jaxgen.flows import layers, models
+from jaxgen.nn.distributions import standard_normal_log_prob
 
 NET = dict(hidden=8, num_blocks=1)
 # flax convolutions in the conditioners (conv="flax", the default): forward-mode
@@ -58,6 +59,12 @@ LAYER_CASES = {
     "realnvp_multiscale": (models.Flow("realnvp", (8, 8, 1), 2, 2, **FLOW_NET), (2, 8, 8, 1)),
     "glow_multiscale": (models.Flow("glow", (8, 8, 1), 2, 1, **FLOW_NET), (2, 8, 8, 1)),
     "glow_2d": (models.Flow("glow", (1, 1, 2), 1, 2, **NET), (2, 1, 1, 2)),
+    # Colour: 3 channels, squeezed to 12 (realnvp: half of them factored out
+    # after level 1; a second glow level's 24-channel 1x1 convolution, perturbed,
+    # is too ill-conditioned in float32 to invert to 1e-5).
+    "realnvp_multiscale_rgb": (models.Flow("realnvp", (4, 4, 3), 2, 1, **FLOW_NET),
+                               (2, 4, 4, 3)),
+    "glow_rgb": (models.Flow("glow", (4, 4, 3), 1, 2, **FLOW_NET), (2, 4, 4, 3)),
 }
 
 
@@ -104,7 +111,7 @@ def test_dequantized_logit_bound_matches_the_closed_form_pixel_probability():
     pixels = np.arange(256, dtype=np.uint8)[:, None]                 # [256, 1]
     u = (np.arange(num_u) + 0.5) / num_u                            # midpoint rule for E_u
     def std_normal(z):
-        return models.standard_normal_log_prob(z.reshape(z.shape[0], -1))
+        return standard_normal_log_prob(z.reshape(z.shape[0], -1))
     bound = jnp.mean(jnp.stack([
         deq.discrete_log_likelihood_bound(std_normal, pixels, jnp.full(pixels.shape, v), alpha)
         for v in u]), axis=0)                                       # [256]
@@ -154,20 +161,27 @@ def test_density_of_a_2d_flow_integrates_to_one():
     xs, ys = jnp.meshgrid(axis, axis)
     points = jnp.stack([xs.ravel(), ys.ravel()], 1).reshape(-1, 1, 1, 2)
     z, log_det = flow.apply(variables, points)
-    density = jnp.exp(models.standard_normal_log_prob(z) + log_det)
+    density = jnp.exp(standard_normal_log_prob(z) + log_det)
     integral = float(jnp.sum(density) * (axis[1] - axis[0]) ** 2)
     assert abs(integral - 1.0) < 0.02, integral
     # The flow is far from the standard normal it started as: the test is not vacuous.
-    base = jnp.exp(models.standard_normal_log_prob(points.reshape(-1, 2)))
+    base = jnp.exp(standard_normal_log_prob(points.reshape(-1, 2)))
     assert float(jnp.max(jnp.abs(density - base))) > 0.01
 
 
-def test_latent_shapes_cover_every_dimension():
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (8, 12, 3)])
+def test_latent_shapes_cover_every_dimension(shape):
     for arch, levels in (("realnvp", 3), ("glow", 2)):
-        shapes = models.latent_shapes(arch, (28, 28, 1), levels)
-        assert sum(math.prod(s) for s in shapes) == 784
-    with pytest.raises(ValueError, match="odd size"):
+        shapes = models.latent_shapes(arch, shape, levels)
+        assert sum(math.prod(s) for s in shapes) == math.prod(shape)
+
+
+def test_levels_that_squeeze_to_an_odd_size_are_refused():
+    with pytest.raises(ValueError, match="divisible by 8; 28x28 reaches an odd size 7x7"):
         models.check_architecture("glow", (28, 28, 1), 3)
+    with pytest.raises(ValueError, match="divisible by 4; 32x30"):
+        models.check_architecture("realnvp", (32, 30, 3), 3)
+    models.check_architecture("realnvp", (32, 28, 3), 3)  # 28 = 4 x 7: fits
 
 
 def test_fast_conv_conditioner_is_the_same_function_with_the_same_parameters():

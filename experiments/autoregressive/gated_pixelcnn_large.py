@@ -2,7 +2,7 @@
 2000 steps: ~30 min of training on a 2-core CPU shared with other jobs.
 
     nice -n 19 jaxgen train --config experiments/autoregressive/gated_pixelcnn_large.py --workdir runs/ar_gated_large
-    nice -n 19 jaxgen eval --workdir runs/ar_gated_large --metrics bpd,sampling_time --num 10000
+    nice -n 19 jaxgen eval --workdir runs/ar_gated_large --metrics bpd,sampler_speedup --num 10000
     nice -n 19 jaxgen sample --workdir runs/ar_gated_large --num 64 --out runs/ar_gated_large/samples64.png
 """
 import ml_collections
@@ -21,8 +21,10 @@ def get_config():
     c.head_hidden = 64
     c.batch_size = 16
     c.steps = 2000
-    c.learning_rate = 2e-3
-    c.decay_steps = 2000      # cosine to 10% over the whole run
+    c.optim = ml_collections.ConfigDict()
+    c.optim.learning_rate = 2e-3
+    c.optim.schedule = "cosine"   # to final_lr_fraction (the family's 10%) over decay_steps
+    c.optim.decay_steps = 2000
     c.log_every = 25
     c.eval_every = 250
     c.eval_batches = 10       # 160 test images per periodic eval (the final eval uses all)

@@ -3,7 +3,7 @@
 2-core CPU.
 
     nice -n 19 jaxgen train --config experiments/autoregressive/gated_pixelcnn_long.py --workdir runs/ar_gated_long
-    nice -n 19 jaxgen eval --workdir runs/ar_gated_long --metrics bpd,sampling_time --num 10000
+    nice -n 19 jaxgen eval --workdir runs/ar_gated_long --metrics bpd,sampler_speedup --num 10000
 """
 import os
 import sys
@@ -16,7 +16,7 @@ def get_config():
     """The large gated PixelCNN with a four times longer cosine schedule."""
     c = gated_pixelcnn_large.get_config()
     c.steps = 8000
-    c.decay_steps = 8000
+    c.optim.decay_steps = 8000
     c.eval_every = 1000
     c.sample_every = 4000
     c.ckpt_every = 500

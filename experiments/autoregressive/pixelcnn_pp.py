@@ -5,7 +5,7 @@ Small enough that its 500 steps take a few minutes on a 2-core CPU; the
 network has no cache API, so sampling is naive (one forward pass per pixel).
 
     nice -n 19 jaxgen train --config experiments/autoregressive/pixelcnn_pp.py --workdir runs/ar_pp
-    nice -n 19 jaxgen eval --workdir runs/ar_pp --metrics bpd,sampling_time --num 10000
+    nice -n 19 jaxgen eval --workdir runs/ar_pp --metrics bpd,sampler_speedup --num 10000
     nice -n 19 jaxgen sample --workdir runs/ar_pp --num 64 --out runs/ar_pp/samples64.png
 """
 import ml_collections
@@ -26,8 +26,10 @@ def get_config():
     c.dropout = 0.0
     c.batch_size = 16         # as the other 500-step runs in experiments/results/autoregressive.md
     c.steps = 500
-    c.learning_rate = 2e-3
-    c.decay_steps = 500       # cosine to 10% over the whole run
+    c.optim = ml_collections.ConfigDict()
+    c.optim.learning_rate = 2e-3
+    c.optim.schedule = "cosine"   # to final_lr_fraction (the family's 10%) over decay_steps
+    c.optim.decay_steps = 500
     c.log_every = 25
     c.eval_every = 250
     c.eval_batches = 10       # 160 test images per periodic eval (the final eval uses all)

@@ -19,8 +19,10 @@ def get_config():
     c.head_hidden = 64
     c.batch_size = 16
     c.steps = 500
-    c.learning_rate = 2e-3
-    c.decay_steps = 500
+    c.optim = ml_collections.ConfigDict()
+    c.optim.learning_rate = 2e-3
+    c.optim.schedule = "cosine"   # to final_lr_fraction (the family's 10%) over decay_steps
+    c.optim.decay_steps = 500
     c.log_every = 25
     c.eval_every = 250
     c.eval_batches = 10

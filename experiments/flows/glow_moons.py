@@ -16,7 +16,8 @@ def get_config():
     c.num_blocks = 1
     c.batch_size = 256
     c.steps = 4000
-    c.learning_rate = 1e-3
+    c.optim = ml_collections.ConfigDict()
+    c.optim.learning_rate = 1e-3
     c.log_every = 200
     c.eval_every = 1000
     c.ckpt_every = 2000

@@ -23,8 +23,9 @@ def get_config():
     c.logit_alpha = 0.05
     c.batch_size = 64
     c.steps = 20000          # an upper bound: the wall-time budget stops the run first
-    c.learning_rate = 1e-3
-    c.warmup_steps = 200
+    c.optim = ml_collections.ConfigDict()
+    c.optim.learning_rate = 1e-3
+    c.optim.warmup_steps = 200
     c.log_every = 50
     c.eval_every = 250
     c.eval_batches = 10

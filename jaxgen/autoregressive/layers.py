@@ -3,8 +3,12 @@ class conditioning, the output head, explicit-key dropout, and the cache API
 the samplers drive.
 
 Networks map an integer grid tokens [B, H, W] (values 0..num_categories-1:
-256 grey levels, or VQ-VAE code indices) to per-pixel head outputs
-[B, H, W, n_out]. They are `ARNetwork` subclasses and provide
+8-bit values, or VQ-VAE code indices) to per-position head outputs
+[B, H, W, n_out]. A colour image of C channels is the grid [B, H, W * C]
+whose columns interleave the channels (losses.py, "Channels"); the network
+then adds a learned bias by the channel a column holds (`channel_bias`), so
+it can tell a red value from a green one. They are `ARNetwork` subclasses and
+provide
 
     from_features(x, cond, dropout_key)  x = encode(tokens): the whole grid
     init_cache(num, height, width)       buffers for the cached sampler
@@ -63,6 +67,8 @@ class ARNetwork(nn.Module):
     input_embedding = 0 feeds each value as one scalar in [-1, 1] (ordered grey
     levels); E > 0 learns an E-dimensional embedding per category (unordered
     codes). num_classes > 0 adds a learned per-layer bias from a one-hot label.
+    image_channels = C > 1 adds a learned bias by channel to the first layer's
+    output: it depends on a position, never on data, so causality is kept.
     """
 
     num_categories: int = 256
@@ -76,15 +82,20 @@ class ARNetwork(nn.Module):
     input_embedding: int = 0
     num_classes: int = 0
     dropout_rate: float = 0.0
+    image_channels: int = 1  # C > 1: grid column x holds channel x % C of its pixel
     # False where the network does not implement the cache API below (its
     # init_cache raises): only the naive sampler can draw from it.
     has_cache: ClassVar[bool] = True
 
     # ------------------------------------------------------------- shared parts
 
-    def setup_common(self, cond_widths):
+    def setup_common(self, cond_widths, first_width: int):
         """Create the embedding, the conditioning projections (one per width in
-        `cond_widths`, one per layer) and the head. Call from `setup`."""
+        `cond_widths`, one per layer), the channel bias (of the first layer's
+        output width `first_width`) and the head. Call from `setup`."""
+        if self.image_channels > 1:
+            self.channel_table = self.param("channel_bias", nn.initializers.zeros_init(),
+                                            (self.image_channels, first_width))
         if self.input_embedding:
             self.embedding = nn.Embed(self.num_categories, self.input_embedding)
         if self.num_classes:
@@ -117,6 +128,19 @@ class ARNetwork(nn.Module):
             return 0.0
         bias = self.cond_proj[layer](cond)  # [B, C]
         return bias.reshape(bias.shape[:1] + (1,) * (ndim - 2) + bias.shape[1:])
+
+    def channel_bias(self, width: int):
+        """[width, F]: the bias of every grid column by the channel it holds
+        (column x holds channel x % C; width is a multiple of C); 0 for C = 1."""
+        if self.image_channels == 1:
+            return 0.0
+        return jnp.tile(self.channel_table, (width // self.image_channels, 1))
+
+    def channel_bias_at(self, j):
+        """[F]: the channel bias of grid column j (may be traced); 0 for C = 1."""
+        if self.image_channels == 1:
+            return 0.0
+        return jnp.take(self.channel_table, j % self.image_channels, axis=0)
 
     def __call__(self, tokens, cond=None, dropout_key=None):
         """tokens int [B, H, W] -> head outputs [B, H, W, n_out]."""

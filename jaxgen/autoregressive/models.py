@@ -16,7 +16,9 @@ h has residual connections; labels add a per-layer bias to both stacks.
 
 Both networks also evaluate themselves pixel by pixel from caches (see
 layers.py), which is what the cached sampler runs. PixelCNN++'s two-stream
-U-Net (pixelcnn_pp.py, no cache API) is the third entry of ARCHITECTURES.
+U-Net (pixelcnn_pp.py, no cache API) is the third entry of ARCHITECTURES;
+the PixelRNN layers (pixelrnn.py) are in RNNS. `make_model(config)` builds
+the network a pixelcnn / pixelrnn config describes.
 """
 from __future__ import annotations
 
@@ -24,8 +26,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgen import data
 from jaxgen.autoregressive.layers import ARNetwork, dropout, gate, layer_key
 from jaxgen.autoregressive.pixelcnn_pp import PixelCNNPP
+from jaxgen.autoregressive.pixelrnn import DiagonalBiLSTM, RowLSTM
 from jaxgen.nn.masked import (TapConv, horizontal_taps, raster_causal_taps, vertical_taps,
                               write_pixel, write_row)
 
@@ -40,7 +44,7 @@ class PixelCNN(ARNetwork):
         self.convs = [TapConv(c, c, raster_causal_taps(self.kernel_size, include_center=True))
                       for _ in range(self.num_layers)]
         self.mixes = [nn.Dense(c) for _ in range(self.num_layers)]
-        self.setup_common([c] * self.num_layers)
+        self.setup_common([c] * self.num_layers, first_width=c)
 
     def block_update(self, t, layer: int, cond, dropout_key=None):
         """The residual increment from a block's conv output t [..., C]."""
@@ -48,7 +52,7 @@ class PixelCNN(ARNetwork):
         return self.mixes[layer](dropout(t, self.dropout_rate, layer_key(dropout_key, layer)))
 
     def from_features(self, x, cond=None, dropout_key=None):
-        h = self.first(x)  # [B, H, W, C]
+        h = self.first(x) + self.channel_bias(x.shape[2])  # [B, H, W, C]
         for layer, conv in enumerate(self.convs):
             h = h + self.block_update(conv(nn.relu(h)), layer, cond, dropout_key)
         return self.output_head(h)
@@ -65,7 +69,7 @@ class PixelCNN(ARNetwork):
         in raster order, computed at their own steps."""
         p = self.buffer_pad
         cache = dict(cache)
-        h = self.first.at_pixel(cache["x"], i, j, p)  # [B, C]
+        h = self.first.at_pixel(cache["x"], i, j, p) + self.channel_bias_at(j)  # [B, C]
         for layer, conv in enumerate(self.convs):
             name = f"relu_{layer}"
             cache[name] = write_pixel(cache[name], nn.relu(h), i, j, p)
@@ -88,10 +92,14 @@ class GatedPixelCNN(ARNetwork):
         self.links = [nn.Dense(2 * c) for _ in range(self.num_layers)]
         self.outs = [nn.Dense(c) for _ in range(self.num_layers)]
         # One projection per stack and layer: even indices vertical, odd horizontal.
-        self.setup_common([2 * c] * (2 * self.num_layers))
+        self.setup_common([2 * c] * (2 * self.num_layers), first_width=2 * c)
 
     def vertical_pre(self, v_conv_out, layer: int, cond):
-        return v_conv_out + self.cond_bias(cond, 2 * layer, v_conv_out.ndim)
+        """The vertical pre-activation [..., W, 2C] of `layer` from its conv
+        output; the first layer's also carries the channel bias, which reaches
+        the horizontal stack through the link."""
+        pre = v_conv_out + self.cond_bias(cond, 2 * layer, v_conv_out.ndim)
+        return pre + self.channel_bias(v_conv_out.shape[-2]) if layer == 0 else pre
 
     def horizontal_out(self, h_conv_out, v_pre, h_in, layer: int, cond, dropout_key=None):
         """New h from the horizontal conv output, the vertical link and the
@@ -152,3 +160,35 @@ class GatedPixelCNN(ARNetwork):
 
 
 ARCHITECTURES = {"plain": PixelCNN, "gated": GatedPixelCNN, "pixelcnn_pp": PixelCNNPP}
+RNNS = {"row": RowLSTM, "diagonal": DiagonalBiLSTM}
+NUM_PIXEL_VALUES = 256  # the categories of an 8-bit image
+
+
+# ----------------------------------------------------------------- from a config
+
+
+def network_class(config):
+    """The network class of a pixelcnn (`architecture`) or pixelrnn (`rnn`) config."""
+    if config.family == "pixelrnn":
+        return RNNS[config.rnn]
+    return ARCHITECTURES[config.architecture]
+
+
+def make_model(config):
+    """The network of a pixelcnn / pixelrnn run over its dataset's images."""
+    _, _, channels = data.image_shape(config)
+    return network_class(config)(
+        num_categories=NUM_PIXEL_VALUES, head=config.head, num_mixtures=config.num_mixtures,
+        channels=config.hidden_channels, num_layers=config.num_layers,
+        kernel_size=config.kernel_size, first_kernel_size=config.first_kernel_size,
+        head_hidden=config.head_hidden,
+        num_classes=data.num_classes(config) if config.conditional else 0,
+        dropout_rate=config.dropout, image_channels=channels)
+
+
+def class_onehot(config, labels):
+    """The network's class input: one-hot labels [B, K], or None when the run
+    is unconditional (or no labels are given)."""
+    if not config.conditional or labels is None:
+        return None
+    return jax.nn.one_hot(labels, data.num_classes(config))

@@ -175,7 +175,7 @@ class PixelCNNPP(ARNetwork):
         self.u_up = [SubpixelUpsample(c, up_taps(k, right=True)) for _ in coarser]
         self.ul_up = [SubpixelUpsample(c, up_taps(k, right=False)) for _ in coarser]
         # Class biases on the gates: even indices u, odd ul.
-        self.setup_common([2 * c] * (2 * (n_down + n_up)))
+        self.setup_common([2 * c] * (2 * (n_down + n_up)), first_width=c)
 
     def block(self, index: int, u, ul, skip, cond, dropout_key):
         """Block `index` of both streams; skip = stored (u, ul) or None."""
@@ -188,7 +188,8 @@ class PixelCNNPP(ARNetwork):
         return u, ul
 
     def from_features(self, x, cond=None, dropout_key=None):
-        u, ul = self.first_u(x), self.first_ul(x)  # [B, H, W, C] each
+        bias = self.channel_bias(x.shape[2])
+        u, ul = self.first_u(x) + bias, self.first_ul(x) + bias  # [B, H, W, C] each
         stored = [(u, ul)]
         index = 0
         for level in range(self.num_levels):  # downsampling pass

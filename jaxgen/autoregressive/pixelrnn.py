@@ -133,7 +133,7 @@ class PixelRNN(ARNetwork):
         self.first = TapConv(c, self.input_channels,
                              raster_causal_taps(self.first_kernel_size, include_center=False))
         self.outs = [nn.Dense(c) for _ in range(self.num_layers)]
-        self.setup_common(cond_widths)
+        self.setup_common(cond_widths, first_width=c)
 
     def residual_update(self, h, layer: int, dropout_key=None):
         return self.outs[layer](dropout(h, self.dropout_rate, layer_key(dropout_key, layer)))
@@ -143,7 +143,7 @@ class PixelRNN(ARNetwork):
         raise NotImplementedError
 
     def from_features(self, x, cond=None, dropout_key=None):
-        h = self.first(x)  # [B, H, W, C]
+        h = self.first(x) + self.channel_bias(x.shape[2])  # [B, H, W, C]
         for layer in range(self.num_layers):
             h = h + self.residual_update(self.recurrent_layer(h, layer, cond), layer, dropout_key)
         return self.output_head(h)
@@ -180,7 +180,7 @@ class RowLSTM(PixelRNN):
         the current row's inputs up to column j."""
         p = self.buffer_pad
         cache = dict(cache)
-        x = self.first.at_pixel(cache["x"], i, j, p)  # [B, C]
+        x = self.first.at_pixel(cache["x"], i, j, p) + self.channel_bias_at(j)  # [B, C]
         for layer in range(self.num_layers):
             name_in, name_h, name_c = f"in_{layer}", f"hidden_{layer}", f"cell_{layer}"
             cache[name_in] = write_pixel(cache[name_in], x, i, j, p)

@@ -12,14 +12,23 @@ whenever the network outputs agree:
   layer at p. About one forward pass of FLOPs for the whole image.
 
 `model` is any layers.ARNetwork; `cond` is a one-hot label [num, K] or None.
+Colour images are grids [H, W * C] (losses.py, "Channels"), so "pixel" here
+means one grid position: one channel value.
+
+`sample(config, state, key, num, cond)` is the families' face: it reads
+`cond` as class labels (jaxgen.nn.conditioning) and returns images.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
+from jaxgen import data
 from jaxgen.autoregressive.likelihoods import sample_values
+from jaxgen.autoregressive.losses import grid_images
+from jaxgen.autoregressive.models import NUM_PIXEL_VALUES, class_onehot, make_model
 from jaxgen.errors import ConfigError
+from jaxgen.nn.conditioning import class_labels
 
 SAMPLERS = ("naive", "cached")
 
@@ -81,3 +90,22 @@ def sample_grid(model, params, key, num: int, height: int, width: int, cond=None
     if sampler == "cached":
         return sample_cached(model, params, key, num, height, width, cond)
     raise ValueError(f"unknown sampler {sampler!r}; known samplers: {SAMPLERS}")
+
+
+def sample_tokens(config, params, key, num: int, cond=None, sampler: str | None = None):
+    """int grid [num, H, W * C] of a pixelcnn / pixelrnn run (`sampler`
+    defaults to the config's)."""
+    h, w, c = data.image_shape(config)
+    onehot = None
+    if config.conditional:
+        onehot = class_onehot(config, class_labels(cond, num, data.num_classes(config)))
+    return sample_grid(make_model(config), params, key, num, h, w * c, onehot,
+                       sampler or config.sampler)
+
+
+def sample(config, state, key, num: int, cond=None):
+    """[num, H, W, C] in [0, 1] (8-bit values / 255), drawn one channel value
+    at a time with `config.sampler`; cond: class labels of a conditional run."""
+    _, _, c = data.image_shape(config)
+    tokens = grid_images(sample_tokens(config, state.params, key, num, cond), c)
+    return tokens.astype(jnp.float32) / (NUM_PIXEL_VALUES - 1)

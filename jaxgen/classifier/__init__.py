@@ -1,3 +1,4 @@
-"""Fashion-MNIST classifiers (MLP, CNN): the supervised baseline and the feature
-extractor of the image metrics. Importing `jaxgen.classifier.family` registers
-the `classifier` family."""
+"""Image classifiers (MLP, CNN): the supervised baseline and the feature
+extractor of the image metrics. Importing `jaxgen.classifier.family`
+registers the `classifier` family; `python -m jaxgen.classifier.build_extractor`
+re-creates the shipped extractor weights."""

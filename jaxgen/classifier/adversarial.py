@@ -21,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgen.metrics import runner
+
 LogitsFn = Callable[[jax.Array], jax.Array]
 
 
@@ -93,20 +95,19 @@ def accuracy_under_attack(logits_fn: LogitsFn, attack, images, labels, batch_siz
     """Fraction of `images` still classified as `labels` after `attack`.
 
     `attack(images, labels) -> adversarial images` (e.g. a jitted `pgd` with
-    its settings bound; the identity gives clean accuracy). Runs in batches
-    of `batch_size`, padding the last one by repeating its final example, so
-    a jitted attack compiles once for any number of images.
+    its settings bound; the identity gives clean accuracy), called once per
+    batch in order. The batches come from the one test-set runner
+    (jaxgen.metrics.runner.per_example): all of `batch_size`, the last one
+    padded and the padding masked out, so a jitted attack compiles once for
+    any number of images.
     images [N, H, W, C] in [0, 1] (numpy or jax), labels [N] -> float.
     """
-    images = np.asarray(images, np.float32)
-    labels = np.asarray(labels, np.int32)
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        x, y = images[start:start + batch_size], labels[start:start + batch_size]
-        n = len(x)
-        pad = batch_size - n
-        x = np.concatenate([x, np.repeat(x[-1:], pad, 0)])
-        y = np.concatenate([y, np.repeat(y[-1:], pad, 0)])
-        predicted = jnp.argmax(logits_fn(attack(x, y)), axis=-1)
-        correct += int(jnp.sum(predicted[:n] == y[:n]))  # padding is not counted
-    return correct / len(images)
+    def correct(batch, key):
+        del key  # the attack holds its own randomness
+        adv = attack(batch["image"], batch["label"])
+        return jnp.argmax(logits_fn(adv), axis=-1) == batch["label"]  # [B]
+
+    arrays = {"image": np.asarray(images, np.float32), "label": np.asarray(labels, np.int32)}
+    values = runner.per_example(correct, arrays, jax.random.key(0), len(arrays["label"]),
+                                batch_size)["value"]
+    return float(np.mean(values))

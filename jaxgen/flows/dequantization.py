@@ -9,6 +9,7 @@ p on [0, 1)^D with P(x) = integral of p over the bin of x (volume 256^-D):
 
 so minus the right-hand side, in nats, upper-bounds the discrete NLL and is
 comparable with the VAE's discretized-logistic bound and with PixelCNN.
+D = H * W * C: every channel value of an image is one dimension.
 The flow models the logit of y squeezed into [alpha, 1 - alpha]:
 
     z = logit(alpha + (1 - 2 alpha) y),
@@ -32,6 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen.flows.layers import CheckerboardCoupling, affine, make_conditioner, sum_per_example
+from jaxgen.nn.distributions import standard_normal_log_prob
 
 NUM_BINS = 256
 
@@ -106,7 +108,7 @@ class VariationalDequantizer(nn.Module):
                 conv=self.conv)(h, context=context)
             log_det = log_det + coupling_log_det
         log_sigmoid_slope = -jax.nn.softplus(-h) - jax.nn.softplus(h)     # log u (1 - u)
-        log_normal = -0.5 * sum_per_example(eps ** 2 + math.log(2 * math.pi))
+        log_normal = standard_normal_log_prob(eps.reshape(eps.shape[0], -1))  # [B]
         return jax.nn.sigmoid(h), log_normal - log_det - sum_per_example(log_sigmoid_slope)
 
 

@@ -22,9 +22,12 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgen import data
+from jaxgen.flows import dequantization as deq
 from jaxgen.flows import layers
 
 ARCHITECTURES = ("realnvp", "glow")
+POINT_SHAPE = (1, 1, 2)  # 2-D points go through the flow as 1x1 images with 2 channels
 
 
 def is_points(image_shape) -> bool:
@@ -55,6 +58,12 @@ def latent_shapes(architecture: str, image_shape, num_levels: int) -> list:
     return shapes
 
 
+def squeezes(architecture: str, num_levels: int) -> int:
+    """How many times the levels halve an image's height and width."""
+    return sum(squeezes_in_level(architecture, level, num_levels, False)
+               for level in range(num_levels))
+
+
 def check_architecture(architecture: str, image_shape, num_levels: int) -> None:
     """ValueError if the levels do not fit the input shape."""
     if architecture not in ARCHITECTURES:
@@ -69,9 +78,12 @@ def check_architecture(architecture: str, image_shape, num_levels: int) -> None:
     for level in range(num_levels):
         for _ in range(squeezes_in_level(architecture, level, num_levels, False)):
             if h % 2 or w % 2:
-                raise ValueError(f"{num_levels} levels of {architecture} squeeze a "
-                                 f"{image_shape[0]}x{image_shape[1]} image to an odd size "
-                                 f"{h}x{w}; use fewer levels")
+                factor = 2 ** squeezes(architecture, num_levels)
+                raise ValueError(
+                    f"{num_levels} levels of {architecture} squeeze the image "
+                    f"{squeezes(architecture, num_levels)} times, so its height and width "
+                    f"must be divisible by {factor}; {image_shape[0]}x{image_shape[1]} "
+                    f"reaches an odd size {h}x{w}: use fewer levels")
             h, w, c = h // 2, w // 2, 4 * c
         if level < num_levels - 1 and c < 2:
             raise ValueError("cannot factor out half of a single channel")
@@ -145,6 +157,27 @@ class Flow(nn.Module):
         return x, total
 
 
-def standard_normal_log_prob(z):
-    """log N(z; 0, I) summed over the last axis. [B]"""
-    return -0.5 * jnp.sum(z ** 2 + jnp.log(2 * jnp.pi), axis=-1)
+# ----------------------------------------------------------------- from a config
+
+
+def uses_points(config) -> bool:
+    return data.kind(config) == "points"
+
+
+def data_shape(config) -> tuple:
+    """The flow's input shape [H, W, C]: the dataset's images, or POINT_SHAPE."""
+    return POINT_SHAPE if uses_points(config) else tuple(data.image_shape(config))
+
+
+def make_flow(config) -> Flow:
+    """The flow of a realnvp / glow run (the family name is the architecture)."""
+    points = uses_points(config)
+    return Flow(architecture=config.family, image_shape=data_shape(config),
+                num_levels=1 if points else config.num_levels,
+                steps_per_level=config.toy_steps if points else config.steps_per_level,
+                hidden=config.hidden, num_blocks=config.num_blocks, conv=config.conv)
+
+
+def make_dequantizer(config) -> deq.VariationalDequantizer:
+    return deq.VariationalDequantizer(hidden=config.deq_hidden, num_blocks=config.num_blocks,
+                                      num_couplings=config.deq_couplings, conv=config.conv)

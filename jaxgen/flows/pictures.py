@@ -1,10 +1,6 @@
-"""`jaxgen eval` for the flows: test NLL (nats, bits/dim), sampling time, pictures.
+"""The flows' pictures, also offered as the `jaxgen eval` metric `pictures`
+(the test NLL and the sampling rate are the shared `nll` and `sample_time`).
 
-    nll          test NLL in nats per example over the first `num` test examples
-                 (images: the dequantization bound, uniform or variational
-                 noise, one draw per image, and bits/dim on the 784 8-bit
-                 pixels; 2-D: exact)
-    sample_time  seconds per sample of the jitted sampler (after compilation)
     pictures     images: sample grids at several temperatures;
                  2-D: the density heat-map next to samples and data
 """
@@ -12,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 
 import jax
 import jax.numpy as jnp
@@ -20,42 +15,12 @@ import numpy as np
 
 from jaxgen import data
 from jaxgen.engine.images import save_image_grid
-from jaxgen.metrics import bits_per_dim
+from jaxgen.flows import sampling, steps
+from jaxgen.flows.models import uses_points
 
-NUM_PIXELS = 28 * 28  # bits/dim are per 8-bit pixel of a Fashion-MNIST image
-EVAL_BATCH = 500
 TEMPERATURES = (0.5, 0.7, 0.85, 1.0)
 GRID_SIDE = 8
 DENSITY_GRID = 200        # heat-map resolution per axis
-SAMPLE_TIME_NUM = 100     # samples per timed call
-
-
-def evaluate_nll(run, key, num: int) -> dict:
-    config = run.config
-    arrays = data.load_arrays(config, "test")
-    total = min(num, len(next(iter(arrays.values()))))
-    fn = jax.jit(functools.partial(run.family.log_likelihood, config, run.state))
-    nats = []
-    for i, start in enumerate(range(0, total, EVAL_BATCH)):
-        batch = {k: v[start:start + EVAL_BATCH][:total - start] for k, v in arrays.items()}
-        nats.append(np.asarray(fn(batch, jax.random.fold_in(key, i)), np.float64))
-    nll = -float(np.mean(np.concatenate(nats)))
-    out = {"nll_nats": nll, "num_examples": total}
-    if not data.is_toy(config.dataset):
-        out["nll_bpd"] = float(bits_per_dim(nll, NUM_PIXELS))
-        out["dequantization"] = f"{config.dequantization}, 1 draw per image"
-    return out
-
-
-def evaluate_sample_time(run, key, num: int) -> dict:
-    """Wall-clock seconds per sample: one batch of SAMPLE_TIME_NUM, timed after a warm-up."""
-    del num
-    jax.block_until_ready(run.sample(key, SAMPLE_TIME_NUM))  # compiles
-    start = time.perf_counter()
-    jax.block_until_ready(run.sample(jax.random.fold_in(key, 1), SAMPLE_TIME_NUM))
-    seconds = time.perf_counter() - start
-    return {"sample_seconds_per_example": seconds / SAMPLE_TIME_NUM,
-            "sample_batch": SAMPLE_TIME_NUM}
 
 
 def temperature_grids(run, key, outdir: str) -> list:
@@ -64,7 +29,7 @@ def temperature_grids(run, key, outdir: str) -> list:
     for t in TEMPERATURES:
         config = run.config.copy_and_resolve_references()
         config.temperature = t
-        images = jax.jit(functools.partial(run.family.sample, config), static_argnames="num")(
+        images = jax.jit(functools.partial(sampling.sample, config), static_argnames="num")(
             run.state, key, num=GRID_SIDE ** 2)
         paths.append(save_image_grid(os.path.join(outdir, f"samples_t{t:.2f}.png"), images,
                                      ncols=GRID_SIDE))
@@ -76,7 +41,7 @@ def density_grid(run, lo, hi, resolution: int = DENSITY_GRID):
     axis = jnp.linspace(lo, hi, resolution)
     xs, ys = jnp.meshgrid(axis, axis, indexing="xy")
     points = jnp.stack([xs.ravel(), ys.ravel()], axis=1)  # [R*R, 2]
-    log_p = jax.jit(functools.partial(run.family.log_likelihood, run.config, run.state))(
+    log_p = jax.jit(functools.partial(steps.log_likelihood, run.config, run.state))(
         {"point": points}, jax.random.key(0))  # the key is unused: 2-D densities are exact
     return np.asarray(xs), np.asarray(ys), np.exp(np.asarray(log_p)).reshape(xs.shape)
 
@@ -88,7 +53,7 @@ def density_picture(run, key, outdir: str) -> list:
     import matplotlib.pyplot as plt
 
     config = run.config
-    real = data.load_arrays(config, "test")["point"][:5000]
+    real = data.load_split(config, "test")["point"][:5000]
     lo, hi = np.percentile(real, 0.5) - 0.5, np.percentile(real, 99.5) + 0.5
     xs, ys, density = density_grid(run, float(lo), float(hi))
     fake = np.asarray(run.sample(key, 5000))
@@ -111,7 +76,7 @@ def density_picture(run, key, outdir: str) -> list:
 
 
 def pictures(run, key, outdir: str) -> list:
-    if data.is_toy(run.config.dataset):
+    if uses_points(run.config):
         return density_picture(run, key, outdir)
     return temperature_grids(run, key, outdir)
 
@@ -120,5 +85,4 @@ def _pictures_metric(run, key, num):
     return {"pictures": pictures(run, key, os.path.join(run.workdir, "pictures"))}
 
 
-EVALUATIONS = {"nll": evaluate_nll, "sample_time": evaluate_sample_time,
-               "pictures": _pictures_metric}
+EVALUATIONS = {"pictures": _pictures_metric}

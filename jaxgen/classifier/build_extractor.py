@@ -1,6 +1,6 @@
 """Re-create the shipped extractor weights from a seed.
 
-    nice -n 19 python -m jaxgen.metrics.build_extractor --workdir runs/extractor [--seed 0]
+    nice -n 19 python -m jaxgen.classifier.build_extractor --workdir runs/extractor [--seed 0]
 
 Trains the `classifier` family's CNN with its default config (the recipe in
 experiments/classifier/cnn.py) through the ordinary engine, reports its test
@@ -8,7 +8,9 @@ accuracy, and writes the parameters with their config to
 `jaxgen/metrics/weights/fmnist_cnn.msgpack` (or `--out`). The run is a pure
 function of the seed, so on the same software stack the file comes out
 bit-identical; its sha256 is printed and must match
-`extractor.FMNIST_SHA256` for the shipped weights.
+`extractor.FMNIST_SHA256` for the shipped weights. It lives with the
+classifier family, not in jaxgen.metrics: metrics/ imports no family, and
+keeps only the weights' format (serialize / deserialize) and their loader.
 """
 from __future__ import annotations
 
@@ -30,13 +32,15 @@ def extractor_config(seed: int):
 
 
 def build(workdir: str, seed: int, out: str, progress: bool = True) -> dict:
+    import jax
+
     import jaxgen
     from jaxgen.classifier import evaluation
     from jaxgen.engine.loop import train
 
     train(extractor_config(seed), workdir, progress=progress)
     run = jaxgen.load(workdir)
-    accuracy = evaluation.test_accuracy(run, None, 10_000)["test_accuracy"]
+    accuracy = evaluation.test_accuracy(run, jax.random.key(0), 10_000)["test_accuracy"]
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out + ".tmp", "wb") as f:
         f.write(extractor.serialize_weights(run.state.params, run.config))
