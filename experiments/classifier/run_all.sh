@@ -18,7 +18,7 @@ for model in mlp cnn; do
   cat "$workdir/timing.txt"
 done
 # The CNN run is exactly the extractor's recipe (seed 0), so this only exports it.
-python -m jaxgen.classifier.build_extractor --workdir runs/classifier_cnn --no-progress
+python -m jaxgen.build_extractor --workdir runs/classifier_cnn --no-progress
 python -m jaxgen.metrics.reference --split test
 vae_runs=()
 [ -d runs/vae_latent2 ] && vae_runs=(--run runs/vae_latent2)

@@ -4,7 +4,7 @@ A classifier models p(y | x), not p(x): it registers no `sample` and no
 likelihood. It is here for two reasons: the course's supervised baseline
 (MLP vs CNN test accuracy), and the CNN is the feature extractor of every
 image metric (`jaxgen.metrics`, DESIGN.md "Metrics"), rebuilt by
-`python -m jaxgen.classifier.build_extractor`. Its networks live in
+`python -m jaxgen.build_extractor`. Its networks live in
 jaxgen/nn/classifier.py, so the metrics read them without importing a family.
 
 Any labelled image dataset: the shapes and the class count come from the

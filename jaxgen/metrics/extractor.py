@@ -11,7 +11,7 @@ The trained weights ship in `jaxgen/metrics/weights/` as one msgpack file
 classifier config that rebuilds the network. The file is checked against
 its sha256 before use: reference statistics are cached under that checksum,
 so a changed file must never pass for the shipped one.
-`python -m jaxgen.classifier.build_extractor` re-creates the file from a seed.
+`python -m jaxgen.build_extractor` re-creates the file from a seed.
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def _check_sha256(path: str, expected: str | None) -> str:
         raise JaxgenError(
             f"extractor weights {path} have sha256 {actual}, expected {expected}: the file "
             "is damaged or was replaced; re-create it with `python -m "
-            "jaxgen.classifier.build_extractor` or reinstall jaxgen")
+            "jaxgen.build_extractor` or reinstall jaxgen")
     return actual
 
 
@@ -125,7 +125,7 @@ def load_extractor(path: str | None = None, expected_sha256: str | None = None) 
         path, expected_sha256 = FMNIST_WEIGHTS, FMNIST_SHA256
     if not os.path.isfile(path):
         raise JaxgenError(f"extractor weights not found: {path}; create them with "
-                          "`python -m jaxgen.classifier.build_extractor`")
+                          "`python -m jaxgen.build_extractor`")
     sha256 = _check_sha256(path, expected_sha256)
     with open(path, "rb") as f:
         params, config = deserialize_weights(f.read())

@@ -1,6 +1,6 @@
 """Re-create the shipped extractor weights from a seed.
 
-    nice -n 19 python -m jaxgen.classifier.build_extractor --workdir runs/extractor [--seed 0]
+    nice -n 19 python -m jaxgen.build_extractor --workdir runs/extractor [--seed 0]
 
 Trains the `classifier` family's CNN with its default config (the recipe in
 experiments/classifier/cnn.py) through the ordinary engine, reports its test
@@ -8,9 +8,10 @@ accuracy, and writes the parameters with their config to
 `jaxgen/metrics/weights/fmnist_cnn.msgpack` (or `--out`). The run is a pure
 function of the seed, so on the same software stack the file comes out
 bit-identical; its sha256 is printed and must match
-`extractor.FMNIST_SHA256` for the shipped weights. It lives with the
-classifier family, not in jaxgen.metrics: metrics/ imports no family, and
-keeps only the weights' format (serialize / deserialize) and their loader.
+`extractor.FMNIST_SHA256` for the shipped weights. It is a top-level
+command beside cli.py, not part of jaxgen.metrics (metrics/ imports no
+family) nor of the classifier package (families never import the training
+loop); metrics/ keeps only the weights' format and their loader.
 """
 from __future__ import annotations
 
