@@ -37,7 +37,7 @@ FMNIST = reference.dataset_config("fashion_mnist")
 def test_shipped_extractor_passes_its_checksum_and_classifies():
     fmnist = load_extractor()
     assert fmnist.name == "fmnist" and fmnist.sha256 == extractor.FMNIST_SHA256
-    arrays = data.load_arrays(ml_collections.ConfigDict({"dataset": "fashion_mnist"}), "test")
+    arrays = data.load_split(FMNIST, "test")
     images = arrays["image"][:500].astype(np.float32) / 255.0
     logits, features = fmnist(images)
     assert logits.shape == (500, 10) and features.shape[0] == 500
@@ -93,7 +93,7 @@ def untrained_vae_run(tmp_path, monkeypatch):
     (what is tested is the metric plumbing, not training, so no training is paid for)."""
     config = tiny_config()
     family = registry.get("vae")
-    sample_batch = {name: a[:8] for name, a in data.load_arrays(config, "test").items()}
+    sample_batch = {name: a[:8] for name, a in data.load_split(config, "test").items()}
     run = Run(workdir=str(tmp_path), config=config, family=family,
               state=jax.jit(functools.partial(family.init, config))(jax.random.key(0),
                                                                    sample_batch))

@@ -65,16 +65,9 @@ def get(name: str) -> Dataset:
 from jaxgen.data.sources import (SOURCES, dataset_spec, first_batch, load_split,  # noqa: E402
                                  make_iterator, side_config, spec, train_data, validate)
 
-load_arrays = load_split  # the name before the sources existed; to go with the migration
-
 
 def kind(config) -> str:
     return spec(config).kind
-
-
-def is_toy(name: str) -> bool:
-    """Whether the named dataset is a 2-D point distribution."""
-    return get(name).spec(None).kind == "points"
 
 
 def image_shape(config) -> tuple:
@@ -109,6 +102,6 @@ def require_labels(config, who: str) -> int:
 __all__ = ["BatchIterator", "epoch_permutation", "Dataset", "DatasetSpec", "Field", "KINDS",
            "SOURCES", "image_field", "label_field", "register", "get", "known_datasets",
            "spec", "dataset_spec", "load_split", "first_batch", "train_data", "make_iterator", "side_config",
-           "validate", "kind", "is_toy", "image_shape", "num_classes", "require_kind",
+           "validate", "kind", "image_shape", "num_classes", "require_kind",
            "require_image_dataset", "require_labels", "FASHION_MNIST_CLASSES", "DATA_KEYS",
            "DatasetError"]

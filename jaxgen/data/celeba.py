@@ -134,12 +134,8 @@ def split_indices(root: str, files, split: str) -> np.ndarray:
 
 
 def spec(config) -> DatasetSpec:
-    if config is None:  # a kind-only query (data.is_toy)
-        size, num_channels, split_names = (image_folder.DEFAULT_IMAGE_SIZE,
-                                           image_folder.DEFAULT_CHANNELS, image_folder.SPLITS)
-    else:
-        size, num_channels = image_folder.image_size(config), image_folder.channels(config)
-        split_names = splits(root_folder(config))
+    size, num_channels = image_folder.image_size(config), image_folder.channels(config)
+    split_names = splits(root_folder(config))
     return DatasetSpec(name="celeba", kind="images",
                        fields={"image": image_field(size, size, num_channels),
                                "attributes": Field((len(ATTRIBUTES),), np.dtype(np.int32), 0, 1)},

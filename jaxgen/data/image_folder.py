@@ -272,10 +272,6 @@ def load_images(paths, size: int, num_channels: int, extra: dict, cache_name: st
 
 
 def spec(config) -> DatasetSpec:
-    if config is None:  # a kind-only query (data.is_toy): no folder to look at
-        return DatasetSpec(name="image_folder", kind="images",
-                           fields={"image": image_field(DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE,
-                                                        DEFAULT_CHANNELS)})
     size, num_channels = image_size(config), channels(config)
     classes = layout(data_path(config, "image_folder", "a folder of PNG/JPEG images")).classes
     fields = {"image": image_field(size, size, num_channels)}

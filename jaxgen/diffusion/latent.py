@@ -53,12 +53,12 @@ def vae_params(workdir: str):
 
 def encode_sample(workdir: str, params, pixels, key):
     """uint8 images [B, H, W, C] -> one draw of q(z | x). [B, D]"""
-    from jaxgen.vae import family as vae  # imported on use: `jaxgen list` stays light
-    mean, log_var = vae.encode(load_vae(workdir).config, params, pixels)
+    from jaxgen.vae import models as vae_models  # imported on use: `jaxgen list` stays light
+    mean, log_var = vae_models.encode(load_vae(workdir).config, params, pixels)
     return reparameterize(key, mean, log_var)
 
 
 def decode_images(workdir: str, params, z):
     """Latents [B, D] -> the decoder's mean images [B, H, W, C] in [0, 1]."""
-    from jaxgen.vae import family as vae
-    return vae.decode_mean(load_vae(workdir).config, params, z)
+    from jaxgen.vae import sampling as vae_sampling
+    return vae_sampling.decode_mean(load_vae(workdir).config, params, z)

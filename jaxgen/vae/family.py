@@ -23,8 +23,6 @@ from jaxgen.vae import evaluation, models, sampling, steps
 from jaxgen.vae.models import UPSAMPLE_CHOICES
 
 # The encode / decode API latent diffusion runs on a trained VAE (jaxgen.diffusion.latent).
-from jaxgen.vae.models import encode  # noqa: F401
-from jaxgen.vae.sampling import decode_mean  # noqa: F401
 
 LIKELIHOODS = ("bernoulli", "logistic")
 # Measured: the median over 40-100 calls of the engine's jitted train step on

@@ -103,11 +103,3 @@ def iwae_log_likelihood(config, params, batch, key):
 
     return distributions.iwae_log_likelihood(log_joint, mean, log_var, key,
                                              config.iwae_samples, config.iwae_chunk_size)
-
-
-# Transitional re-exports, not copies: jaxgen.autoregressive.likelihoods and
-# jaxgen.diffusion.latent still import these names from here; once they import
-# jaxgen.nn.distributions themselves, delete these lines.
-NUM_PIXEL_VALUES = distributions.NUM_PIXEL_VALUES
-discretized_logistic_log_prob = distributions.discretized_logistic_log_prob
-reparameterize = distributions.reparameterize
