@@ -85,3 +85,33 @@ def rgb32_overrides(tmp_path_factory):
     """Config overrides that point a run at the session's 32x32 RGB image folder."""
     root = write_rgb32_folder(str(tmp_path_factory.mktemp("rgb32")))
     return {"dataset": "image_folder", "data_path": root, "image_size": "32", "channels": "3"}
+
+
+# The same kind of images as a dataset held in memory, for unit tests that
+# need a 32x32 RGB labelled dataset without files (registered on import).
+RGB32_DATASET = "test_rgb32"
+
+
+def _rgb32_arrays(config, split):
+    import numpy as np
+    rng = np.random.default_rng(("train", "test").index(split))
+    num = 64 if split == "train" else 16
+    coarse = rng.integers(0, 256, (num, 4, 4, 3)).astype(np.uint8)  # blocky colour images
+    images = np.repeat(np.repeat(coarse, 8, axis=1), 8, axis=2)  # [N, 32, 32, 3]
+    labels = (coarse.reshape(num, -1).sum(1) % 10).astype(np.int32)
+    return {"image": images, "label": labels}
+
+
+def _register_rgb32():
+    from jaxgen import data
+    from jaxgen.data.specs import Dataset, DatasetSpec, image_field, label_field
+    if RGB32_DATASET in data.known_datasets():
+        return
+    spec = DatasetSpec(name=RGB32_DATASET, kind="images",
+                       fields={"image": image_field(32, 32, 3), "label": label_field(10)},
+                       num_classes=10, class_names=tuple(str(k) for k in range(10)))
+    data.register(Dataset(name=RGB32_DATASET, description="random 32x32 RGB blocks (tests)",
+                          spec=lambda config: spec, load=_rgb32_arrays))
+
+
+_register_rgb32()
