@@ -2,6 +2,9 @@
 
     elbo       (vae) the ELBO with one posterior draw per image, its two terms, the
                KL of every latent dimension and how many dimensions are active
+    iwae       (vae) the importance-weighted bound (K = iwae_samples) in nats per
+               image for either likelihood: with the Bernoulli decoder the only
+               way to state the course's cross-entropy at K > 1
     recon      (autoencoder) the reconstruction NLL
     pictures   pictures.py
 
@@ -67,5 +70,18 @@ def _pictures_metric(run, key, num):
     return {"pictures": pictures(run, key, os.path.join(run.workdir, "pictures"))}
 
 
-VAE_EVALUATIONS = {"elbo": evaluate_elbo, "pictures": _pictures_metric}
+def _iwae(config, params, batch, key):
+    return {"log_likelihood": losses.iwae_log_likelihood(config, params, batch, key)}
+
+
+def evaluate_iwae(run, key, num: int) -> dict:
+    """The IWAE bound in nats per image, whatever the likelihood (see `nll` for bits/dim)."""
+    values = _per_example(run, key, num, _iwae)
+    nll, nll_stderr = runner.mean_and_stderr(-values["log_likelihood"])
+    return {"iwae_nll_nats": nll, "iwae_nll_nats_stderr": nll_stderr,
+            "iwae_samples": int(run.config.iwae_samples),
+            "num_images": int(len(values["log_likelihood"])), "likelihood": run.config.likelihood}
+
+
+VAE_EVALUATIONS = {"elbo": evaluate_elbo, "iwae": evaluate_iwae, "pictures": _pictures_metric}
 AUTOENCODER_EVALUATIONS = {"recon": evaluate_reconstruction, "pictures": _pictures_metric}
