@@ -78,8 +78,8 @@ def start_resolution(size: Sequence[int], num_channel_entries: int) -> tuple:
 
 
 class MLPGenerator(nn.Module):
+    out_shape: Sequence[int]  # (H, W, C) of the dataset's images, or (2,) for points
     hidden: Sequence[int] = (256, 512, 1024)
-    out_shape: Sequence[int] = (28, 28, 1)
     act: str = "leaky_relu"
     tanh_output: bool = True  # images in [-1, 1]; 2-D points are unbounded
 
@@ -115,8 +115,8 @@ class DCGANGenerator(nn.Module):
     resolution [H / 2^n, W / 2^n], each of the n further entries one stride-2
     upsampling (three entries on 28x28: 7 -> 14 -> 28)."""
 
+    out_shape: Sequence[int]  # (H, W, C) of the dataset's images
     channels: Sequence[int] = (128, 64, 32)
-    out_shape: Sequence[int] = (28, 28, 1)  # (H, W, C)
     bn_momentum: float = 0.9
 
     @nn.compact
