@@ -37,6 +37,7 @@ TINY = {
     "glow": FLOW,
     "vqvae": {"hidden_channels": "(4, 4)", "num_res_blocks": "1", "code_dim": "3",
               "num_codes": "6"},
+    "dann": {"feature_channels": "(4, 4)", "label_hidden": "(8,)", "domain_hidden": "(8,)"},
 }
 
 
