@@ -16,7 +16,7 @@ from jaxgen.errors import ConfigError
 _FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family", "jaxgen.diffusion.family",
                    "jaxgen.flows.family", "jaxgen.gan.family",
                    "jaxgen.autoregressive.family", "jaxgen.vqvae.family",
-                   "jaxgen.dann.family")
+                   "jaxgen.dann.family", "jaxgen.translation.family")
 
 
 LIKELIHOOD_KINDS = ("exact", "bound", "dequantized bound")
