@@ -101,7 +101,11 @@ IMAGE_FAMILIES = [f for f in FAMILIES
 
 @pytest.mark.parametrize("family", IMAGE_FAMILIES)
 def test_image_family_trains_on_32x32_rgb(family, tmp_path, rgb32_overrides):
-    config = build(family, **rgb32_overrides, steps=1, ckpt_every=1)
+    overrides = dict(rgb32_overrides)
+    if registry.get(family).default_config().source != "single":
+        # A two-dataset family (translators, domain adaptation): the folder on both sides.
+        overrides.update(dataset_b="image_folder", data_path_b=overrides["data_path"])
+    config = build(family, **overrides, steps=1, ckpt_every=1)
     train(config, str(tmp_path / "run"), progress=False)
     run = jaxgen.load(str(tmp_path / "run"))
     assert data.image_shape(run.config) == (32, 32, 3)

@@ -37,6 +37,9 @@ TINY = {
     "glow": FLOW,
     "vqvae": {"hidden_channels": "(4, 4)", "num_res_blocks": "1", "code_dim": "3",
               "num_codes": "6"},
+    "pix2pix": {"g_channels": "(4, 4)", "d_channels": "4", "d_layers": "1"},
+    "cyclegan": {"g_channels": "(4, 4)", "d_channels": "4", "d_layers": "1", "pool_size": "3"},
+    "dann": {"feature_channels": "(4, 4)", "label_hidden": "(8,)", "domain_hidden": "(8,)"},
 }
 
 

@@ -1,53 +1,18 @@
-"""Pure GAN objectives on discriminator outputs ("logits": D's raw, unsquashed output).
+"""GAN-only objectives: WGAN-GP's penalty and WGAN's weight clipping.
 
-Conventions: `real_logits` / `fake_logits` are [N] (or [N, 1]) raw outputs of
-D; every function returns the batch mean that the network in question
-*minimises*. For the probabilistic losses D(x) = sigmoid(logit).
-
-Generator losses and why the default is "non_saturating" (Goodfellow et al.
-2014, Sec. 3): early in training D rejects fakes confidently, D(G(z)) -> 0.
-With D = sigmoid(l) the minimax loss log(1 - D) = -softplus(l) has
-d/dl = -sigmoid(l) = -D -> 0: the generator gets no gradient exactly when it
-is worst. The non-saturating loss -log D = softplus(-l) has the same fixed
-point but d/dl = -(1 - D) -> -1 there (tests/test_gan_losses.py checks both).
+The adversarial losses (minimax, non-saturating, least-squares, hinge,
+Wasserstein; LOSSES, discriminator_loss, generator_loss) are shared with the
+image translators and live in jaxgen/nn/adversarial.py, which also says why
+"non_saturating" is the probabilistic default; they are re-exported here so
+`losses.discriminator_loss` reads as before in the GAN's steps.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-LOSSES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
-
-
-def discriminator_loss(kind: str, real_logits, fake_logits):
-    """What D minimises, given its outputs on real and on generated samples."""
-    real, fake = jnp.ravel(real_logits), jnp.ravel(fake_logits)
-    if kind in ("minimax", "non_saturating"):
-        # Binary cross-entropy, real -> 1, fake -> 0: -log D(x) - log(1 - D(G(z))).
-        return jnp.mean(jax.nn.softplus(-real)) + jnp.mean(jax.nn.softplus(fake))
-    if kind == "least_squares":
-        # LSGAN (Mao et al. 2017) with targets real 1, fake 0.
-        return 0.5 * jnp.mean((real - 1.0) ** 2) + 0.5 * jnp.mean(fake ** 2)
-    if kind == "hinge":
-        return jnp.mean(jax.nn.relu(1.0 - real)) + jnp.mean(jax.nn.relu(1.0 + fake))
-    if kind == "wasserstein":
-        # -(E[D(x)] - E[D(G(z))]): the critic maximises the dual Wasserstein estimate.
-        return jnp.mean(fake) - jnp.mean(real)
-    raise ValueError(f"unknown GAN loss {kind!r}; choose from {LOSSES}")
-
-
-def generator_loss(kind: str, fake_logits):
-    """What G minimises, given D's outputs on its samples."""
-    fake = jnp.ravel(fake_logits)
-    if kind == "minimax":
-        return jnp.mean(-jax.nn.softplus(fake))      # E log(1 - D(G(z)))
-    if kind == "non_saturating":
-        return jnp.mean(jax.nn.softplus(-fake))      # E -log D(G(z))
-    if kind == "least_squares":
-        return 0.5 * jnp.mean((fake - 1.0) ** 2)
-    if kind in ("hinge", "wasserstein"):
-        return -jnp.mean(fake)
-    raise ValueError(f"unknown GAN loss {kind!r}; choose from {LOSSES}")
+# The adversarial losses are shared with the translators (jaxgen/nn/adversarial.py).
+from jaxgen.nn.adversarial import LOSSES, discriminator_loss, generator_loss  # noqa: F401
 
 
 def interpolate(real, fake, key):
