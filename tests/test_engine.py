@@ -187,15 +187,17 @@ def test_cli_end_to_end_and_errors(tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
 
-    # A corrupt checkpoint: a clear error, and the output file is not written.
+    # A damaged newest checkpoint: sample falls back to the newest readable one
+    # (step 3) and says so; train resumes from it and moves the damaged one aside.
     corrupt_latest_checkpoint(workdir)
-    result = run_cli("sample", "--workdir", workdir, "--out", str(tmp_path / "c.png"),
-                     check=False)
-    assert result.returncode == 2 and "corrupt" in result.stderr
-    assert not os.path.exists(tmp_path / "c.png")
+    result = run_cli("sample", "--workdir", workdir, "--out", str(tmp_path / "c.png"))
+    assert "checkpoint 6" in result.stderr and "damaged" in result.stderr
+    assert "using checkpoint 3" in result.stderr and "(step 3)" in result.stdout
     result = run_cli("train", "vae", "--workdir", workdir, "--no-progress", *tiny[:-1],
-                     "--config.steps=9", check=False)
-    assert result.returncode == 2 and "corrupt" in result.stderr
+                     "--config.steps=6")
+    assert "using checkpoint 3" in result.stderr and "trained vae to step 6" in result.stdout
+    assert os.listdir(os.path.join(workdir, "damaged_checkpoints")) == ["6"]
+    assert jaxgen.load(workdir).step == 6
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path):
