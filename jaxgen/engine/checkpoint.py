@@ -114,6 +114,15 @@ class Checkpointer:
         self.restored_step = None
         self.damaged: list[int] = []  # steps found damaged by the last restore
 
+    @staticmethod
+    def saved_steps(workdir: str) -> list[int]:
+        """The finished steps under WORKDIR/checkpoints, read without orbax
+        (and without creating anything)."""
+        directory = checkpoint_dir(workdir)
+        if not os.path.isdir(directory):
+            return []
+        return sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+
     def all_steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
 
@@ -125,14 +134,22 @@ class Checkpointer:
         return ("no checkpoint was written" if latest is None
                 else f"the last good checkpoint is step {latest}")
 
-    def save(self, step: int, state, position: dict) -> None:
-        """Write step `step`; refused (NonFiniteLossError) if `state` holds NaN or inf."""
+    def require_finite(self, step: int, state) -> None:
+        """NonFiniteLossError unless every float in `state` is finite: the loss
+        of a step is computed before its update, so only the state itself
+        shows an update that diverged."""
         bad = non_finite_leaves(state)
         if bad:
             raise NonFiniteLossError(
                 f"the state after step {step} holds non-finite values ({bad[0]}"
                 f"{' and others' if len(bad) > 1 else ''}); training stopped without saving "
                 f"it, {self.last_good_message()}. Lower the learning rate or check the data range")
+
+    def save(self, step: int, state, position: dict, checked: bool = False) -> None:
+        """Write step `step`; refused (NonFiniteLossError) if `state` holds NaN or
+        inf (`checked`: the caller has just called require_finite)."""
+        if not checked:
+            self.require_finite(step, state)
         before = set(os.listdir(self.directory)) if os.path.isdir(self.directory) else set()
         try:
             self._manager.save(int(step), args=ocp.args.Composite(

@@ -102,7 +102,8 @@ class Progress:
         return rate
 
     def write(self, message: str) -> None:
-        self._bar.write(message)
+        """A line on stderr above the bar (also when the bar is hidden)."""
+        self._bar.write(message, file=sys.stderr)
 
     def close(self) -> None:
         self._bar.close()

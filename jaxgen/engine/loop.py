@@ -284,18 +284,21 @@ def _train_locked(family, config, workdir, progress):
     state_sharding = sharding.replicated(mesh)
     keys = run_keys(config.seed)
     k = config.steps_per_call
+    resuming = bool(Checkpointer.saved_steps(workdir))
+    if resuming:
+        # config.json belongs to the checkpoints; without any, it is a
+        # leftover of a run that failed before its first save.
+        config = reconcile_config(config, workdir)
+    # The family checks its config while `init` is traced: before anything is written.
+    phases = phase_configs(family, config)
+    template = _resume_template(family, config, state_sharding)
 
     checkpointer = Checkpointer(workdir, config.max_to_keep)
     logger = MetricsLogger(workdir)
     state = position = None
     try:
-        if checkpointer.all_steps():
-            # config.json belongs to the checkpoints; without any, it is a
-            # leftover of a run that failed before its first save.
-            config = reconcile_config(config, workdir)
-            phases = phase_configs(family, config)
-            state, position = checkpointer.restore(_resume_template(family, config,
-                                                                    state_sharding))
+        if resuming:
+            state, position = checkpointer.restore(template)
             if checkpointer.damaged:  # out of the way of the saves to come, kept
                 moved = move_aside(checkpointer.directory, checkpointer.damaged, workdir)
                 _say(f"moved the damaged checkpoint(s) to {', '.join(moved)}")
@@ -311,7 +314,6 @@ def _train_locked(family, config, workdir, progress):
                 _say(summary)
                 return state, summary
         else:
-            phases = phase_configs(family, config)
             logger.drop_after(0)  # rows of a run killed before its first checkpoint
     except BaseException:
         logger.close()
@@ -338,10 +340,11 @@ def _train_locked(family, config, workdir, progress):
 
     def save_checkpoint(at_step: int, state, position) -> None:
         nonlocal config_written
+        checkpointer.require_finite(at_step, state)
         if not config_written:  # config.json goes with the run's first checkpoint
             write_config(config, workdir)
             config_written = True
-        checkpointer.save(at_step, state, position)
+        checkpointer.save(at_step, state, position, checked=True)
 
     def phase_index(at_step: int) -> int:
         return next(i for i, (p, _) in enumerate(phases)
