@@ -388,3 +388,26 @@ def test_a_finished_run_returns_at_once_and_lower_steps_say_what_happened(traine
     assert time.perf_counter() - start < 10
     _, summary = train_run(tiny(steps=1), workdir, progress=False)
     assert "beyond steps=1: nothing was trained" in summary
+
+
+def test_os_errors_are_one_line(trained, tmp_path, monkeypatch, capsys):
+    """A read-only workdir or a full disk (simulated: the tests run as root,
+    whom permissions do not stop) ends in one line, exit status 2."""
+    from jaxgen import cli
+
+    def read_only(path, data):
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(workdir_lib, "write_atomically", read_only)
+    workdir = copy_of(trained, tmp_path)
+    assert cli.main(["eval", "--workdir", workdir, "--metrics", "elbo", "--num", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("jaxgen: error: Permission denied") and "eval.json" in err[-1]
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(workdir_lib, "write_atomically", full)
+    assert cli.main(["train", "vae", "--workdir", str(tmp_path / "new"), *TINY_ARGS]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("jaxgen: error: the disk is full"), err
