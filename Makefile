@@ -11,8 +11,8 @@ test:
 	python3 -m pytest -q tests
 
 train:
-	jaxgen train vae --workdir runs/vae
-	jaxgen sample --workdir runs/vae --num 64 --out runs/vae/samples.png
+	jaxgen train --config experiments/quickstart/vae.py --workdir runs/quickstart
+	jaxgen sample --workdir runs/quickstart --num 64 --out runs/quickstart/samples.png
 
 bench:
 	python3 -m pip install -e ".[bench]"

@@ -1,13 +1,16 @@
 """The `jaxgen` command line (DESIGN.md, "Command line and Python API").
 
     jaxgen list
+    jaxgen config FAMILY [--config FILE] [--config.KEY=VALUE ...]
     jaxgen train [FAMILY] --workdir DIR [--config FILE] [--config.KEY=VALUE ...]
     jaxgen sample --workdir DIR --num N --out FILE.png|FILE.npy [--seed S] [--config.KEY=VALUE ...]
     jaxgen eval --workdir DIR [--metrics a,b,...] [--num N] [--seed S] [--config.KEY=VALUE ...]
     jaxgen bench FAMILY [--steps N] [--batch-size B] [--config.KEY=VALUE ...]
 
-User errors (bad config, missing data, bad checkpoint) print one line to
-stderr and exit with status 2; nothing in the workdir is overwritten.
+User errors (bad config, missing data, bad checkpoint, a file that cannot
+be written) print one line to stderr and exit with status 2; nothing in the
+workdir is overwritten. Only the commands that compute import jax: `--help`,
+`--version`, `list` and `config` start in a fraction of a second.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import json
 import os
 import sys
 
+from jaxgen import __version__
 from jaxgen.errors import JaxgenError
 
 EXIT_USER_ERROR = 2
@@ -45,10 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxgen", description="Generative-model families in JAX/Flax.",
         epilog="Any config key can be overridden with --config.KEY=VALUE.")
+    parser.add_argument("--version", action="version", version=f"jaxgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the families and their descriptions")
+    sub.add_parser("list", help="list the families, their descriptions and CPU notes")
 
-    train = sub.add_parser("train", help="train (or resume) a run")
+    show = sub.add_parser("config", help="print a family's config: every key and its value")
+    show.add_argument("family", nargs="?", help="family name (or set `family` in --config)")
+    show.add_argument("--config", dest="config_file", help="ml_collections get_config() file")
+
+    train = sub.add_parser(
+        "train", help="train (or resume) a run",
+        epilog="`jaxgen train FAMILY --help` also lists the family's config keys and defaults "
+               "(the same as `jaxgen config FAMILY`).")
     train.add_argument("family", nargs="?", help="family name (or set `family` in --config)")
     train.add_argument("--workdir", required=True)
     train.add_argument("--config", dest="config_file", help="ml_collections get_config() file")
@@ -88,24 +100,68 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_list(args, overrides) -> None:
     from jaxgen import registry
-    for name in registry.names():
-        print(f"{name:14s} {registry.get(name).description}")
+    for entry in registry.read_index():
+        print(f"{entry['name']:14s} {entry['description']}")
+        if entry["cpu_note"]:
+            print(f"{'':15s}{entry['cpu_note']}")
+
+
+def config_lines(config) -> list[str]:
+    """`key = value` for every key of a config, sorted."""
+    from jaxgen.engine import config as config_lib
+    flat = config_lib.flatten(config.to_dict())
+    width = max(len(k) for k in flat)
+    return [f"{key:<{width}} = {value!r}" for key, value in sorted(flat.items())]
+
+
+def cmd_config(args, overrides) -> None:
+    from jaxgen.engine import config as config_lib
+    config = config_lib.build_config(args.family, args.config_file,
+                                     config_lib.parse_overrides(overrides))
+    print("\n".join(config_lines(config)))
+
+
+def print_train_help(family: str) -> None:
+    from jaxgen import registry
+    from jaxgen.engine import config as config_lib
+    _subparser(_parser(), "train").print_help()
+    found = registry.get(family)
+    print(f"\nconfig of {found.name} (--config.KEY=VALUE; defaults shown):")
+    print("  " + "\n  ".join(config_lines(config_lib.build_config(found.name))))
+    if found.cpu_note:
+        print(f"\non a CPU: {found.cpu_note}")
+
+
+def _subparser(parser, name):
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name]
 
 
 def cmd_train(args, overrides) -> None:
     from jaxgen.engine import config as config_lib
-    from jaxgen.engine.loop import train
+    from jaxgen.engine.loop import train_run
 
     if args.distributed:
         import jax
         jax.distributed.initialize()
     config = config_lib.build_config(args.family, args.config_file,
                                      config_lib.parse_overrides(overrides))
-    train(config, args.workdir, progress=not args.no_progress)
+    state, summary = train_run(config, args.workdir, progress=not args.no_progress)
     from jaxgen import registry
-    where = (f"; samples in {os.path.join(args.workdir, 'samples', 'final.png')}"
-             if registry.get(config.family).sample is not None else "")
-    print(f"trained {config.family} to step {config.steps}{where}")
+    final = os.path.join(args.workdir, "samples", "final.png")
+    where = (f"; samples in {final}"
+             if registry.get(config.family).sample is not None and os.path.exists(final) else "")
+    print(f"{summary}{where}")
+
+
+def _writable_output(path: str) -> None:
+    """Refuse an --out that cannot be written before any sampling time is spent."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)  # an OSError here is one line (main)
+    if not os.access(folder, os.W_OK):
+        raise JaxgenError(f"--out {path}: the folder {folder} is not writable")
+    if os.path.isdir(path):
+        raise JaxgenError(f"--out {path} is a folder; give a file name ending in .png or .npy")
 
 
 def cmd_sample(args, overrides) -> None:
@@ -116,17 +172,24 @@ def cmd_sample(args, overrides) -> None:
     from jaxgen.engine.config import parse_overrides
     from jaxgen.engine.images import save_image_grid
 
+    from jaxgen.engine.config import check_seed
+    from jaxgen.engine.workdir import write_atomically
+
     if args.num < 1:
         raise JaxgenError(f"--num must be >= 1, got {args.num}")
+    check_seed(args.seed)
     extension = os.path.splitext(args.out)[1].lower()
     if extension not in (".png", ".npy"):
         raise JaxgenError(f"--out must end in .png or .npy, got {args.out!r}")
+    _writable_output(args.out)
     run = jaxgen.load(args.workdir, parse_overrides(overrides), step=args.step)
     samples = np.asarray(jax.device_get(run.sample(jax.random.key(args.seed), args.num,
                                                    cond=args.cond)))
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     if extension == ".npy":
-        np.save(args.out, samples)
+        import io
+        buffer = io.BytesIO()
+        np.save(buffer, samples)
+        write_atomically(args.out, buffer.getvalue())
     elif samples.ndim == 4:
         save_image_grid(args.out, samples)
     else:
@@ -156,8 +219,12 @@ def cmd_eval(args, overrides) -> None:
     from jaxgen.engine.config import parse_overrides
     from jaxgen.metrics import evaluations
 
+    from jaxgen.engine.config import check_seed
+    from jaxgen.engine.workdir import write_atomically
+
     if args.num < 1:
         raise JaxgenError(f"--num must be >= 1, got {args.num}")
+    check_seed(args.seed)
     run = jaxgen.load(args.workdir, parse_overrides(overrides), step=args.step)
     requested = ([m.strip() for m in args.metrics.split(",") if m.strip()]
                  if args.metrics else None)
@@ -171,16 +238,24 @@ def cmd_eval(args, overrides) -> None:
     path = os.path.join(args.workdir, "eval.json" if args.step is None
                         else f"eval_step_{args.step}.json")
     merged = {}
-    if os.path.exists(path):  # keep metrics computed earlier, unless of another step
-        with open(path) as f:
-            earlier = json.load(f)
-        if earlier.get("step") == run.step:
-            merged = earlier
+    earlier = _read_earlier_results(path)
+    if earlier.get("step") == run.step:  # keep metrics computed earlier, unless of another step
+        merged = earlier
     merged.update(results)
-    with open(path + ".tmp", "w") as f:
-        json.dump(merged, f, indent=2)
-    os.replace(path + ".tmp", path)
+    write_atomically(path, json.dumps(merged, indent=2))
     print(f"wrote {path}")
+
+
+def _read_earlier_results(path: str) -> dict:
+    from jaxgen.engine.workdir import read_text
+    if not os.path.lexists(path):
+        return {}
+    try:
+        earlier = json.loads(read_text(path))
+    except ValueError:
+        print(f"jaxgen: warning: {path} was unreadable; it is replaced", file=sys.stderr)
+        return {}
+    return earlier if isinstance(earlier, dict) else {}
 
 
 def _print_table(results: dict) -> None:
@@ -202,14 +277,26 @@ def cmd_bench(args, overrides) -> None:
           f"{args.steps} steps after compilation)")
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
+COMMANDS = {"list": cmd_list, "config": cmd_config, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
             "bench": cmd_bench}
+
+
+def _wants_train_help(rest) -> str | None:
+    """The family of `jaxgen train FAMILY --help`, if that is what was asked."""
+    if len(rest) >= 2 and rest[0] == "train" and ("--help" in rest or "-h" in rest):
+        named = [a for a in rest[1:] if not a.startswith("-")]
+        return named[0] if named else None
+    return None
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         rest, overrides = _split_config_overrides(argv)
+        family_help = _wants_train_help(rest)
+        if family_help:
+            print_train_help(family_help)
+            return 0
         args = _parser().parse_args(rest)
         if overrides and args.command == "list":
             raise JaxgenError("`jaxgen list` takes no --config overrides")
@@ -217,10 +304,25 @@ def main(argv=None) -> int:
     except JaxgenError as err:
         print(f"jaxgen: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("jaxgen: interrupted", file=sys.stderr)
-        return 130
+    except OSError as err:  # unwritable or missing paths, a full disk, links refused
+        print(f"jaxgen: error: {_describe_os_error(err)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt as interrupt:
+        # The loop has saved a checkpoint and said so; 128 + the signal's number.
+        signum = getattr(interrupt, "signum", 2)
+        print(f"jaxgen: {'interrupted' if signum == 2 else 'terminated'}", file=sys.stderr)
+        return 128 + signum
     return 0
+
+
+def _describe_os_error(err: OSError) -> str:
+    import errno
+    where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+    if err.errno == errno.ENOSPC:
+        return f"the disk is full{where}; free space and run the same command again"
+    if err.errno == errno.ELOOP:
+        return f"a symbolic link is in the way{where}; jaxgen does not write through links"
+    return f"{err.strerror or err}{where}"
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
+import os
 from typing import Any, Callable, Mapping, Optional
 
 from jaxgen.errors import ConfigError
@@ -121,3 +123,38 @@ def get(name: str) -> Family:
         raise ConfigError(
             f"unknown family {name!r}; known families: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
+
+
+# `jaxgen list` reads the families from this file instead of importing them
+# (which imports jax: seconds). tests/test_first_contact.py checks that it
+# equals the registry; `python -m jaxgen.registry` rewrites it.
+INDEX_PATH = os.path.join(os.path.dirname(__file__), "families.json")
+
+
+def listing() -> list[dict]:
+    """name, description and cpu_note of every registered family."""
+    return [{"name": n, "description": get(n).description, "cpu_note": get(n).cpu_note}
+            for n in names()]
+
+
+def read_index() -> list[dict]:
+    """The families as of the last `python -m jaxgen.registry` (no family import)."""
+    try:
+        with open(INDEX_PATH) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return listing()
+
+
+def write_index(path: str = INDEX_PATH) -> None:
+    with open(path, "w") as f:
+        json.dump(listing(), f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    # Run as a script this file is `__main__`; the families register in the
+    # imported `jaxgen.registry`, so write from that one.
+    from jaxgen import registry as _registry
+    _registry.write_index()
+    print(f"wrote {_registry.INDEX_PATH}")

@@ -54,11 +54,13 @@ def test_fused_steps_equal_single_steps(tmp_path):
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), a, b)
 
 
-@pytest.mark.parametrize("sig,ckpt_every", [(signal.SIGKILL, 2), (signal.SIGINT, 1000)])
+@pytest.mark.parametrize("sig,ckpt_every", [(signal.SIGKILL, 2), (signal.SIGINT, 1000),
+                                            (signal.SIGTERM, 1000)])
 def test_interrupted_run_resumes_exactly(tmp_path, sig, ckpt_every):
-    """kill -9 loses only the steps since the last checkpoint; Ctrl-C saves one
-    itself (ckpt_every is too large to have written any). Either way the resumed
-    run lands on the uninterrupted result."""
+    """kill -9 loses only the steps since the last checkpoint; Ctrl-C and
+    SIGTERM (a cluster's preemption) save one themselves (ckpt_every is too
+    large to have written any) and exit non-zero. Either way the resumed run
+    lands on the uninterrupted result."""
     killed, straight = str(tmp_path / "killed"), str(tmp_path / "straight")
     overrides = [f"--config.ckpt_every={ckpt_every}", "--config.log_every=2",
                  "--config.sample_every=1000", "--config.eval_every=1000"]
@@ -66,7 +68,8 @@ def test_interrupted_run_resumes_exactly(tmp_path, sig, ckpt_every):
             if k in ("enc_channels", "dec_channels", "batch_size")]
     args = [sys.executable, "-m", "jaxgen.cli", "train", "vae", "--workdir", killed,
             "--no-progress", *tiny, *overrides, "--config.steps=400"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stderr = open(tmp_path / "stderr.txt", "w")
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr)
     metrics = os.path.join(killed, "metrics.jsonl")
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until training is under way
@@ -75,7 +78,13 @@ def test_interrupted_run_resumes_exactly(tmp_path, sig, ckpt_every):
         time.sleep(0.05)
     process.send_signal(sig)
     process.wait(timeout=60)
-    assert process.returncode in (-signal.SIGKILL, 130)
+    stderr.close()
+    assert process.returncode == {signal.SIGKILL: -signal.SIGKILL, signal.SIGINT: 130,
+                                  signal.SIGTERM: 143}[sig]
+    if sig == signal.SIGTERM:
+        said = (tmp_path / "stderr.txt").read_text()
+        assert "stopped by SIGTERM: saved a checkpoint at step" in said, said
+        assert "Traceback" not in said
     checkpoints = os.path.join(killed, "checkpoints")
     saved = [int(s) for s in os.listdir(checkpoints) if s.isdigit()]
     assert saved, "a checkpoint survives the interruption"
@@ -187,15 +196,17 @@ def test_cli_end_to_end_and_errors(tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
 
-    # A corrupt checkpoint: a clear error, and the output file is not written.
+    # A damaged newest checkpoint: sample falls back to the newest readable one
+    # (step 3) and says so; train resumes from it and moves the damaged one aside.
     corrupt_latest_checkpoint(workdir)
-    result = run_cli("sample", "--workdir", workdir, "--out", str(tmp_path / "c.png"),
-                     check=False)
-    assert result.returncode == 2 and "corrupt" in result.stderr
-    assert not os.path.exists(tmp_path / "c.png")
+    result = run_cli("sample", "--workdir", workdir, "--out", str(tmp_path / "c.png"))
+    assert "checkpoint 6" in result.stderr and "damaged" in result.stderr
+    assert "using checkpoint 3" in result.stderr and "(step 3)" in result.stdout
     result = run_cli("train", "vae", "--workdir", workdir, "--no-progress", *tiny[:-1],
-                     "--config.steps=9", check=False)
-    assert result.returncode == 2 and "corrupt" in result.stderr
+                     "--config.steps=6")
+    assert "using checkpoint 3" in result.stderr and "trained vae to step 6" in result.stdout
+    assert os.listdir(os.path.join(workdir, "damaged_checkpoints")) == ["6"]
+    assert jaxgen.load(workdir).step == 6
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path):

@@ -24,10 +24,13 @@ tests that use fake IDX files at their own data dir.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
+import io
 import os
 import socket
+import sys
 import urllib.parse
 import urllib.request
 import zlib
@@ -339,13 +342,27 @@ def _load_cached(split: str, data_dir: str, folder: str, download: bool):
     builder = JaxgenFashionMnist(data_dir=data_dir, source_dir=folder, download=download)
     # A no-op when the data dir already holds this version (TFDS checks), so
     # no `is_prepared()` first: that logs a warning for every fresh data dir.
-    builder.download_and_prepare()
+    _prepare_quietly(builder, data_dir, folder, download)
     arrays = read_data_source(builder.as_data_source(split))
     for array in arrays.values():
         # Shared by every caller in this process: make accidental in-place
         # edits fail loudly instead of corrupting later loads.
         array.flags.writeable = False
     return arrays
+
+
+def _prepare_quietly(builder, data_dir: str, folder: str, download: bool) -> None:
+    """download_and_prepare without TFDS's "Downloading and preparing dataset
+    Unknown size" (nothing is downloaded from a local folder): one line of
+    our own says what happens, the first time only."""
+    prepared = os.path.exists(os.path.join(data_dir, builder.name, str(builder.VERSION),
+                                           "dataset_info.json"))
+    if not prepared:
+        origin = "the official files (JAXGEN_DOWNLOAD=1)" if download else folder
+        print(f"jaxgen: converting Fashion-MNIST from {origin} into {data_dir} (once, about "
+              "half a minute)", file=sys.stderr, flush=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        builder.download_and_prepare()
 
 
 def load(split: str, data_dir: str | None = None, *,

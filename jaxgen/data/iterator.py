@@ -13,7 +13,7 @@ from typing import Mapping
 import jax
 import numpy as np
 
-from jaxgen.errors import ConfigError
+from jaxgen.errors import ConfigError, DatasetError
 
 
 def epoch_permutation(data_key, epoch: int, num_examples: int) -> np.ndarray:
@@ -41,8 +41,22 @@ class BatchIterator:
         self._batch_size = batch_size
         self._data_key = data_key
         position = position or {"epoch": 0, "index": 0}
-        self._epoch, self._index = int(position["epoch"]), int(position["index"])
+        self._epoch, self._index = self._checked(position)
         self._order_epoch, self._order = None, None
+
+    def _checked(self, position) -> tuple[int, int]:
+        """(epoch, index) of a saved position; one from a damaged or foreign
+        checkpoint is refused rather than silently yielding other batches."""
+        try:
+            epoch, index = position["epoch"], position["index"]
+        except (KeyError, TypeError):
+            epoch = index = None
+        if (not isinstance(epoch, int) or not isinstance(index, int) or epoch < 0
+                or not 0 <= index <= self.batches_per_epoch):
+            raise DatasetError(f"the saved data-iterator position {position!r} is out of "
+                               f"range (epoch >= 0, index in 0..{self.batches_per_epoch}): the "
+                               "checkpoint is damaged or of another dataset")
+        return epoch, index
 
     @property
     def batches_per_epoch(self) -> int:

@@ -176,6 +176,16 @@ def validate_common(config) -> None:
             raise ConfigError(f"config key {key!r} must be >= 1, got {config[key]}")
     if config.steps < 0:
         raise ConfigError(f"config key 'steps' must be >= 0, got {config.steps}")
+    if config.max_to_keep < 1:  # 0 would delete every checkpoint as it is written
+        raise ConfigError(f"config key 'max_to_keep' must be >= 1 (checkpoints kept on disk), "
+                          f"got {config.max_to_keep}")
+    check_seed(config.seed, "config key 'seed'")
+
+
+def check_seed(seed: int, what: str = "--seed") -> None:
+    """jax.random.key takes a signed 64-bit seed; a larger one is an OverflowError deep inside."""
+    if not -2 ** 63 <= seed < 2 ** 63:
+        raise ConfigError(f"{what} must fit in 64 bits (-2**63 .. 2**63 - 1), got {seed}")
 
 
 def rename_keys(flat: dict, renames: dict) -> dict:

@@ -38,8 +38,10 @@ def save_image_grid(path: str, images, ncols: int | None = None, scale: int = 2)
 def read_metrics(jsonl_path: str) -> list[dict]:
     if not os.path.exists(jsonl_path):
         return []
-    with open(jsonl_path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    from jaxgen.engine.logging import parse_row
+    with open(jsonl_path) as f:  # a line cut short by a kill or a full disk is skipped
+        rows = [parse_row(line) for line in f if line.strip()]
+    return [row for row in rows if row is not None]
 
 
 def plot_metrics(jsonl_path: str, out_path: str) -> str | None:

@@ -9,6 +9,8 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from jaxgen.engine import workdir as workdir_lib
+
 
 class MetricsLogger:
     """Appends one JSON object per line to WORKDIR/metrics.jsonl and mirrors
@@ -24,19 +26,31 @@ class MetricsLogger:
 
     def drop_after(self, step: int) -> None:
         """On resume, forget lines logged after the checkpoint we restart from,
-        so the file reads as if the run had never been interrupted."""
-        if not os.path.exists(self.path):
+        so the file reads as if the run had never been interrupted (on a fresh
+        start, step 0: every line, those of a run killed before its first
+        checkpoint). A line that is not a JSON row (a write cut short by a
+        full disk or a kill) is dropped with a warning."""
+        if not os.path.lexists(self.path):
             return
-        with open(self.path) as f:
-            lines = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
-        with open(self.path + ".tmp", "w") as f:
-            f.writelines(lines)
-        os.replace(self.path + ".tmp", self.path)
+        kept, dropped_bad = [], 0
+        for number, line in enumerate(workdir_lib.read_text(self.path).splitlines(), 1):
+            if not line.strip():
+                continue
+            row = parse_row(line)
+            if row is None:
+                dropped_bad += 1
+                continue
+            if row["step"] <= step:
+                kept.append(line + "\n")
+        if dropped_bad:
+            print(f"jaxgen: warning: dropped {dropped_bad} unreadable line(s) of {self.path}",
+                  file=sys.stderr)
+        workdir_lib.write_atomically(self.path, "".join(kept))
 
     def write(self, step: int, split: str, values: dict) -> None:
         row = {"step": int(step), "split": split}
         row.update({k: _to_python(v) for k, v in values.items()})
-        with open(self.path, "a") as f:
+        with workdir_lib.open_append(self.path) as f:
             f.write(json.dumps(row) + "\n")
         if self._writer is not None:
             for name, value in row.items():
@@ -46,6 +60,17 @@ class MetricsLogger:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+def parse_row(line: str) -> dict | None:
+    """One metrics.jsonl line as a dict with an int `step`, or None if it is not one."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+        return None
+    return row
 
 
 def _to_python(value):
@@ -64,18 +89,21 @@ class Progress:
                          mininterval=0.2 if interactive else 30.0)
         self._last_time, self._last_step = time.perf_counter(), initial
 
-    def update(self, step: int, loss: float | None) -> float:
-        """Advance to `step`; returns steps/s since the previous update."""
+    def update(self, step: int, losses: dict | None) -> float:
+        """Advance to `step`, showing `losses` (name -> value); returns steps/s
+        since the previous update."""
         now = time.perf_counter()
         rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
         self._bar.update(step - self._last_step)
-        if loss is not None:
-            self._bar.set_postfix(loss=f"{loss:.4g}", steps_per_s=f"{rate:.1f}", refresh=False)
+        if losses:
+            shown = {name: f"{value:.4g}" for name, value in list(losses.items())[:3]}
+            self._bar.set_postfix(**shown, steps_per_s=f"{rate:.1f}", refresh=False)
         self._last_time, self._last_step = now, step
         return rate
 
     def write(self, message: str) -> None:
-        self._bar.write(message)
+        """A line on stderr above the bar (also when the bar is hidden)."""
+        self._bar.write(message, file=sys.stderr)
 
     def close(self) -> None:
         self._bar.close()

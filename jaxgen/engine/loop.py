@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -13,16 +15,29 @@ import numpy as np
 from jaxgen import data, registry
 from jaxgen.engine import config as config_lib
 from jaxgen.engine import sharding
-from jaxgen.engine.checkpoint import Checkpointer
+from jaxgen.engine import workdir as workdir_lib
+from jaxgen.engine.checkpoint import Checkpointer, move_aside
 from jaxgen.engine.images import plot_metrics, save_image_grid, save_points
 from jaxgen.engine.keys import run_keys, step_key
 from jaxgen.engine.logging import MetricsLogger, Progress
-from jaxgen.errors import ConfigError, NonFiniteLossError
+from jaxgen.errors import CheckpointError, ConfigError, NonFiniteLossError
 
 # Keys that may change when a run is resumed: they schedule the work but do
 # not change what is computed at any step.
 RESUMABLE_KEYS = ("steps", "log_every", "sample_every", "ckpt_every", "eval_every",
                   "eval_batches", "steps_per_call", "num_grid", "max_to_keep")
+
+
+def read_saved_config(workdir: str):
+    """The config.json of `workdir` (None if there is none), as a ConfigDict."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.lexists(path):
+        return None
+    try:
+        return config_lib.from_json(workdir_lib.read_text(path))
+    except ValueError as err:
+        raise CheckpointError(f"{path} is not a readable jaxgen config ({err}); restore it "
+                              "from a backup, or train in a new --workdir") from None
 
 
 def reconcile_config(config, workdir: str):
@@ -31,11 +46,9 @@ def reconcile_config(config, workdir: str):
     The saved config is read through `config.complete`, so keys added or
     renamed since it was written compare by their current names and defaults.
     """
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
+    saved = read_saved_config(workdir)
+    if saved is None:
         return config
-    with open(path) as f:
-        saved = config_lib.from_json(f.read())
     saved = config_lib.complete(saved, registry.get(config.family))
     new_flat = config_lib.flatten(config.to_dict())
     old_flat = config_lib.flatten(saved.to_dict())
@@ -45,20 +58,47 @@ def reconcile_config(config, workdir: str):
     if differing:
         details = "; ".join(f"{k}: saved {old_flat.get(k)!r}, given {new_flat.get(k)!r}"
                             for k in differing[:5])
-        raise ConfigError(f"{workdir} holds a run with a different config ({details}); "
-                          "use a new --workdir, or change only " + ", ".join(RESUMABLE_KEYS))
+        raise ConfigError(
+            f"the config given differs from the one the checkpoints in {workdir} were trained "
+            f"with ({details}); the checkpoints are fine: to resume, give the saved values "
+            "(config.json); to train the new config, use a new --workdir. Only "
+            + ", ".join(RESUMABLE_KEYS) + " may change on resume")
+    refuse_schedule_change(old_flat, new_flat, workdir)
     return config
 
 
+def steps_scheduled_keys(flat: dict) -> list[str]:
+    """The `optim` blocks whose learning-rate decay spans the run's `steps`
+    (decay_steps = 0 with a decaying schedule): for them `steps` is part of
+    what every step computes."""
+    return sorted(key[:-len("decay_steps")] + "schedule" for key, value in flat.items()
+                  if key.endswith("decay_steps") and value == 0
+                  and flat.get(key[:-len("decay_steps")] + "schedule", "constant") != "constant")
+
+
+def refuse_schedule_change(old_flat: dict, new_flat: dict, workdir: str) -> None:
+    if old_flat.get("steps") == new_flat.get("steps"):
+        return
+    spanning = steps_scheduled_keys(old_flat)
+    if spanning:
+        raise ConfigError(
+            f"the run in {workdir} was trained with steps={old_flat['steps']}, and "
+            f"{spanning[0]}={old_flat[spanning[0]]!r} decays the learning rate over the whole "
+            f"run ({spanning[0][:-len('schedule')]}decay_steps=0): with steps="
+            f"{new_flat['steps']} every step's learning rate would differ from the one it was "
+            f"trained with. Resume with --config.steps={old_flat['steps']}, or train the longer "
+            "schedule in a new --workdir")
+
+
 def _normalise(value):
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"  # NaN != NaN, yet a saved NaN is the same value as a given one
+    return [_normalise(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def write_config(config, workdir: str) -> None:
-    path = os.path.join(workdir, "config.json")
-    with open(path + ".tmp", "w") as f:
-        f.write(config_lib.to_json(config))
-    os.replace(path + ".tmp", path)
+    workdir_lib.write_atomically(os.path.join(workdir, "config.json"),
+                                 config_lib.to_json(config))
 
 
 def make_train_call(family, config, train_key, state_sharding, mesh, steps_per_call=None):
@@ -83,20 +123,21 @@ class _Window:
 
     def __init__(self):
         self.sums, self.count, self.start = {}, 0, time.perf_counter()
-        self.last_loss = None
+        self.last_losses = {}
 
     def add(self, metrics: dict, count: int) -> None:
         for name, value in metrics.items():
             self.sums[name] = self.sums.get(name, 0.0) + float(np.sum(value))
         self.count += count
-        if "loss" in metrics:
-            self.last_loss = float(np.ravel(metrics["loss"])[-1])
+        # The progress bar shows every loss (a GAN has g_loss and d_loss, no `loss`).
+        self.last_losses = {name: float(np.ravel(value)[-1]) for name, value in metrics.items()
+                            if name == "loss" or name.endswith("_loss")}
 
     def means(self) -> dict:
         return {name: total / max(self.count, 1) for name, total in self.sums.items()}
 
 
-def _check_finite(metrics: dict, first_step: int, stacked: bool) -> None:
+def _check_finite(metrics: dict, first_step: int, stacked: bool, good: str) -> None:
     for name, value in metrics.items():
         value = np.asarray(value)
         if not np.all(np.isfinite(value)):
@@ -104,32 +145,47 @@ def _check_finite(metrics: dict, first_step: int, stacked: bool) -> None:
                 if stacked else 0
             raise NonFiniteLossError(
                 f"non-finite {name} ({value.ravel()[offset]}) at step {first_step + offset + 1}; "
-                "training stopped, the last good checkpoint is kept. Lower the learning rate "
-                "or check the data range")
+                f"training stopped, {good}. Lower the learning rate or check the data range")
+
+
+class StopSignal(KeyboardInterrupt):
+    """The run was stopped by a signal (Ctrl-C, SIGTERM) after saving; `signum` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 class _StopRequest:
-    """Turns the first Ctrl-C into a flag the loop checks between steps, so the
-    run stops at a step boundary with a consistent state to save; a second
-    Ctrl-C interrupts at once."""
+    """Turns the first Ctrl-C or SIGTERM (what a cluster sends before
+    preempting a job) into a flag the loop checks between steps, so the run
+    stops at a step boundary with a consistent state to save; a second signal
+    interrupts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.requested = False
-        self._previous = None
+        self.signum = None
+        self._previous = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def _handle(self, signum, frame):
         if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
+            raise StopSignal(signum)
+        self.signum = signum
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 def _crossed(prev: int, now: int, every: int) -> bool:
@@ -185,31 +241,92 @@ class _PhaseCalls:
         return self._calls[k]
 
 
+def _say(message: str) -> None:
+    """What the run is doing, on one line of stderr (also without a progress bar)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def train(config, workdir: str, *, progress: bool = True):
     """Train (or resume) the run in `workdir`; returns the final TrainState."""
+    state, _ = train_run(config, workdir, progress=progress)
+    return state
+
+
+def train_run(config, workdir: str, *, progress: bool = True):
+    """`train`, returning (state, a one-line summary of what was done).
+
+    Nothing is written to `workdir` before the config has passed every check
+    (the common keys here, the family's own in `init`): config.json is
+    written with the first checkpoint, so a rejected config leaves no trace
+    that would block the corrected retry. One trainer at a time holds the
+    workdir (workdir.TrainerLock).
+    """
     family = registry.get(config.family)
     config_lib.validate_common(config)
-    os.makedirs(workdir, exist_ok=True)
-    config = reconcile_config(config, workdir)
-    phases = phase_configs(family, config)
+    workdir_lib.prepare(workdir)
+    with workdir_lib.TrainerLock(workdir):
+        return _train_locked(family, config, workdir, progress)
+
+
+def _resume_template(family, config, state_sharding):
+    """The TrainState's shapes and placement, from the data spec alone: a
+    resumed run restores every leaf, so the initialisation is never run."""
+    batch = data.spec(config).batch_shapes(config.batch_size)
+    abstract = jax.eval_shape(functools.partial(family.init, config),
+                              run_keys(config.seed).init, batch)
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=state_sharding),
+                        abstract)
+
+
+def _train_locked(family, config, workdir, progress):
     mesh = sharding.make_mesh()
     sharding.check_batch_size(config.batch_size, mesh)
+    state_sharding = sharding.replicated(mesh)
     keys = run_keys(config.seed)
     k = config.steps_per_call
-
-    train_sides = data.train_data(config)
-    write_config(config, workdir)
-    state_sharding = sharding.replicated(mesh)
-    sample_batch = data.first_batch(config, train_sides, config.batch_size)
-    init = jax.jit(functools.partial(family.init, config), out_shardings=state_sharding)
-    state = init(keys.init, sample_batch)
+    resuming = bool(Checkpointer.saved_steps(workdir))
+    if resuming:
+        # config.json belongs to the checkpoints; without any, it is a
+        # leftover of a run that failed before its first save.
+        config = reconcile_config(config, workdir)
+    # The family checks its config while `init` is traced: before anything is written.
+    phases = phase_configs(family, config)
+    template = _resume_template(family, config, state_sharding)
 
     checkpointer = Checkpointer(workdir, config.max_to_keep)
     logger = MetricsLogger(workdir)
-    position = None
-    if checkpointer.latest_step() is not None:
-        state, position = checkpointer.restore(state)
-        logger.drop_after(int(state.step))
+    state = position = None
+    try:
+        if resuming:
+            state, position = checkpointer.restore(template)
+            if checkpointer.damaged:  # out of the way of the saves to come, kept
+                moved = move_aside(checkpointer.directory, checkpointer.damaged, workdir)
+                _say(f"moved the damaged checkpoint(s) to {', '.join(moved)}")
+                checkpointer.close()
+                checkpointer = Checkpointer(workdir, config.max_to_keep)
+            step = int(state.step)
+            logger.drop_after(step)
+            if step >= config.steps:
+                summary = (f"{workdir} is already trained to step {step}"
+                           + (f", beyond steps={config.steps}: nothing was trained (raise "
+                              "--config.steps to train further)" if step > config.steps
+                              else f" = steps: nothing to do"))
+                _say(summary)
+                return state, summary
+        else:
+            logger.drop_after(0)  # rows of a run killed before its first checkpoint
+    except BaseException:
+        logger.close()
+        checkpointer.close()
+        raise
+
+    _say(f"preparing the data ({config.dataset}; the first use of a dataset converts it "
+         "once, later runs read the cache)")
+    train_sides = data.train_data(config)
+    if state is None:
+        sample_batch = data.first_batch(config, train_sides, config.batch_size)
+        init = jax.jit(functools.partial(family.init, config), out_shardings=state_sharding)
+        state = init(keys.init, sample_batch)
     step = int(state.step)
     iterator = data.make_iterator(config, train_sides, config.batch_size, keys.data, position)
 
@@ -217,18 +334,26 @@ def train(config, workdir: str, *, progress: bool = True):
              for _, phase_config in phases]
     needs_test = any(c.eval is not None for c in calls)
     test_arrays = data.load_split(config, "test") if needs_test else None
-    bar = Progress(total=config.steps, initial=step, enabled=progress)
     if position is not None:
-        bar.write(f"resumed {workdir} from step {step}")
+        _say(f"resumed {workdir} from step {step}")
+    config_written = False
+
+    def save_checkpoint(at_step: int, state, position) -> None:
+        nonlocal config_written
+        checkpointer.require_finite(at_step, state)
+        if not config_written:  # config.json goes with the run's first checkpoint
+            write_config(config, workdir)
+            config_written = True
+        checkpointer.save(at_step, state, position, checked=True)
 
     def phase_index(at_step: int) -> int:
         return next(i for i, (p, _) in enumerate(phases)
                     if p.end is None or at_step < p.end)
 
-    def save_samples(name: str, phase: int) -> None:
+    def save_samples(name: str, phase: int) -> str | None:
         sample_fn = calls[phase].sample
         if sample_fn is None:  # a family that does not generate (the classifier)
-            return
+            return None
         images = sample_fn(state, keys.sample, num=config.num_grid)
         path = os.path.join(workdir, "samples", name)
         if np.asarray(images).ndim == 4:
@@ -236,21 +361,27 @@ def train(config, workdir: str, *, progress: bool = True):
         else:  # 2-D toy data: points [N, 2]
             os.makedirs(os.path.dirname(path), exist_ok=True)
             save_points(path, images, title=name)
+        return path
 
     window, pending, state_position = _Window(), None, iterator.position
     last_phase = phase_index(min(step, config.steps - 1)) if config.steps else 0
+    last_grid = None  # the grid sampled at the last step: final.png is a copy of it
 
     def absorb(item) -> None:
         first_step, metrics, count = item
         metrics = jax.device_get(metrics)
-        _check_finite(metrics, first_step, stacked=count > 1)
+        _check_finite(metrics, first_step, count > 1, checkpointer.last_good_message())
         window.add(metrics, count)
 
+    bar = None
     with _StopRequest() as stop:
         try:
+            _say("compiling the train step (the first step waits for it; a minute or more "
+                 "on a CPU for a large model)")
+            bar = Progress(total=config.steps, initial=step, enabled=progress)
             while step < config.steps:
                 if stop.requested:
-                    raise KeyboardInterrupt
+                    raise StopSignal(stop.signum)
                 index = phase_index(step)
                 phase, phase_config = phases[index]
                 last_phase = index
@@ -271,7 +402,7 @@ def train(config, workdir: str, *, progress: bool = True):
                 state_position = iterator.position  # where the batches after `state` start
                 if previous is not None:
                     absorb(previous)  # the host checks call n-1 while the device runs call n
-                bar.update(step, window.last_loss)
+                bar.update(step, window.last_losses)
 
                 last = step >= config.steps
                 due = {name: last or _crossed(prev, step, config[f"{name}_every"])
@@ -288,32 +419,46 @@ def train(config, workdir: str, *, progress: bool = True):
                                       jax.random.fold_in(keys.eval, step), mesh, calls[index].eval)
                     logger.write(step, "test", values)
                 if due["sample"]:
-                    save_samples(f"step_{step:07d}.png", index)
+                    grid = save_samples(f"step_{step:07d}.png", index)
+                    last_grid = grid if last else None
                 if due["ckpt"]:
-                    checkpointer.save(step, state, iterator.position)
-        except KeyboardInterrupt:
+                    save_checkpoint(step, state, iterator.position)
+        except KeyboardInterrupt as interrupt:
             # Keep what was trained: save the last completed step if its losses
-            # are finite. After a second Ctrl-C inside a step, `state` may have
-            # been donated to a call whose result never came back: its buffers
-            # are gone, so the last checkpoint is what remains.
+            # (and the state itself) are finite. After a second signal inside
+            # a step, `state` may have been donated to a call whose result
+            # never came back: its buffers are gone, so the last checkpoint is
+            # what remains.
+            say = bar.write if bar is not None else _say
+            what = ("interrupted" if not isinstance(interrupt, StopSignal)
+                    or interrupt.signum == signal.SIGINT else
+                    f"stopped by {signal.Signals(interrupt.signum).name}")
             if any(leaf.is_deleted() for leaf in jax.tree.leaves(state)):
-                bar.write("interrupted: kept the last checkpoint")
+                say(f"{what}: kept the last checkpoint ({checkpointer.last_good_message()})")
                 raise
             if pending is not None:
                 absorb(pending)
-            checkpointer.save(int(state.step), state, state_position)
-            bar.write(f"interrupted: saved a checkpoint at step {int(state.step)}")
+            if checkpointer.latest_step() != int(state.step):
+                save_checkpoint(int(state.step), state, state_position)
+            say(f"{what}: saved a checkpoint at step {int(state.step)}; run the same command "
+                "to resume")
             raise
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
             logger.close()
             checkpointer.close()
             # The curves also after Ctrl-C or a non-finite loss: that is when
             # they are most wanted.
             plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
 
-    save_samples("final.png", last_phase)
-    return state
+    final = os.path.join(workdir, "samples", "final.png")
+    if last_grid is not None and last_grid.endswith(".png"):  # sampled once, at the last step
+        with open(last_grid, "rb") as f:
+            workdir_lib.write_atomically(final, f.read())
+    else:
+        save_samples("final.png", last_phase)
+    return state, f"trained {config.family} to step {int(state.step)}"
 
 
-__all__ = ["train", "reconcile_config", "phase_configs", "RESUMABLE_KEYS"]
+__all__ = ["train", "train_run", "reconcile_config", "phase_configs", "RESUMABLE_KEYS"]

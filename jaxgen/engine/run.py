@@ -9,6 +9,7 @@ import jax
 
 from jaxgen import data, registry
 from jaxgen.engine import config as config_lib
+from jaxgen.engine import workdir as workdir_lib
 from jaxgen.engine.checkpoint import Checkpointer
 from jaxgen.engine.keys import run_keys
 from jaxgen.errors import CheckpointError, JaxgenError
@@ -45,12 +46,17 @@ class Run:
 
 
 def read_config(workdir: str):
+    if os.path.lexists(workdir) and not os.path.isdir(workdir):
+        raise CheckpointError(f"--workdir {workdir} is a file, not a jaxgen run folder")
+    workdir_lib.refuse_links(workdir)
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
         raise CheckpointError(f"{workdir} holds no jaxgen run (no config.json); "
                               "train one with `jaxgen train ... --workdir DIR`")
-    with open(path) as f:
-        return config_lib.from_json(f.read())
+    try:
+        return config_lib.from_json(workdir_lib.read_text(path))
+    except ValueError as err:
+        raise CheckpointError(f"{path} is not a readable jaxgen config ({err})") from None
 
 
 def state_template(family, config):
@@ -76,6 +82,8 @@ def load(workdir: str, overrides: dict | None = None, step: int | None = None) -
     full = config_lib.apply_overrides(full, overrides or {})
     checkpointer = Checkpointer(workdir, create=False)
     try:
+        # A damaged newest checkpoint: the newest readable one, with a warning
+        # naming the step used; nothing on disk is changed.
         state, _ = checkpointer.restore(state_template(family, full), step)
     finally:
         checkpointer.close()
