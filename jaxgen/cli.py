@@ -2,7 +2,7 @@
 
     jaxgen list
     jaxgen train [FAMILY] --workdir DIR [--config FILE] [--config.KEY=VALUE ...]
-    jaxgen sample --workdir DIR --num N --out FILE.png|FILE.npy [--seed S] [--config.KEY=VALUE ...]
+    jaxgen sample --workdir DIR --num N --out FILE.png|FILE.npy|FILE.txt|FILE.jsonl [--seed S] [--config.KEY=VALUE ...]
     jaxgen eval --workdir DIR [--metrics a,b,...] [--num N] [--seed S] [--config.KEY=VALUE ...]
     jaxgen bench FAMILY [--steps N] [--batch-size B] [--config.KEY=VALUE ...]
 
@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="draw samples from a trained run")
     sample.add_argument("--workdir", required=True)
     sample.add_argument("--num", type=int, default=64)
-    sample.add_argument("--out", required=True, help="FILE.png (a grid) or FILE.npy (floats)")
+    sample.add_argument("--out", required=True,
+                        help="FILE.png (a grid) or FILE.npy (floats; token ids of text runs); "
+                             "text runs: FILE.txt or FILE.jsonl")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--cond", type=int, default=None, help="class label, if conditional")
     sample.add_argument("--step", type=int, default=None, help=STEP_HELP)
@@ -103,7 +105,9 @@ def cmd_train(args, overrides) -> None:
                                      config_lib.parse_overrides(overrides))
     train(config, args.workdir, progress=not args.no_progress)
     from jaxgen import registry
-    where = (f"; samples in {os.path.join(args.workdir, 'samples', 'final.png')}"
+    from jaxgen import data
+    final = "final.txt" if data.kind(config) == "tokens" else "final.png"
+    where = (f"; samples in {os.path.join(args.workdir, 'samples', final)}"
              if registry.get(config.family).sample is not None else "")
     print(f"trained {config.family} to step {config.steps}{where}")
 
@@ -113,19 +117,31 @@ def cmd_sample(args, overrides) -> None:
     import numpy as np
 
     import jaxgen
+    from jaxgen import data
+    from jaxgen.data import text as text_data
     from jaxgen.engine.config import parse_overrides
     from jaxgen.engine.images import save_image_grid
 
     if args.num < 1:
         raise JaxgenError(f"--num must be >= 1, got {args.num}")
     extension = os.path.splitext(args.out)[1].lower()
-    if extension not in (".png", ".npy"):
-        raise JaxgenError(f"--out must end in .png or .npy, got {args.out!r}")
+    if extension not in (".png", ".npy", ".txt", ".jsonl"):
+        raise JaxgenError(f"--out must end in .png or .npy (images, points), .txt or .jsonl "
+                          f"(text), got {args.out!r}")
     run = jaxgen.load(args.workdir, parse_overrides(overrides), step=args.step)
+    is_text = data.kind(run.config) == "tokens"
+    if is_text and extension == ".png":
+        raise JaxgenError(f"a {run.config.family} run samples text: --out FILE.txt, "
+                          f"FILE.jsonl or FILE.npy (token ids), got {args.out!r}")
+    if not is_text and extension in (".txt", ".jsonl"):
+        raise JaxgenError(f"a {run.config.family} run does not sample text: --out FILE.png "
+                          f"or FILE.npy, got {args.out!r}")
     samples = np.asarray(jax.device_get(run.sample(jax.random.key(args.seed), args.num,
                                                    cond=args.cond)))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    if extension == ".npy":
+    if extension in (".txt", ".jsonl"):
+        text_data.write_samples(args.out, text_data.decode_samples(run.config, samples))
+    elif extension == ".npy":
         np.save(args.out, samples)
     elif samples.ndim == 4:
         save_image_grid(args.out, samples)

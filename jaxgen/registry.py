@@ -15,7 +15,8 @@ from jaxgen.errors import ConfigError
 # Modules whose import registers families. Add a family group here.
 _FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family", "jaxgen.diffusion.family",
                    "jaxgen.flows.family", "jaxgen.gan.family",
-                   "jaxgen.autoregressive.family", "jaxgen.vqvae.family")
+                   "jaxgen.autoregressive.family", "jaxgen.vqvae.family",
+                   "jaxgen.text.family")
 
 
 LIKELIHOOD_KINDS = ("exact", "bound", "dequantized bound")

@@ -37,6 +37,9 @@ TINY = {
     "glow": FLOW,
     "vqvae": {"hidden_channels": "(4, 4)", "num_res_blocks": "1", "code_dim": "3",
               "num_codes": "6"},
+    "textgen": {"vocab_size": "50", "seq_len": "8", "embed_dim": "8", "num_layers": "1",
+                "num_heads": "2", "max_len": "32", "sample_len": "6", "speed_tokens": "6",
+                "speed_batch": "2", "eval_samples": "4"},
 }
 
 
