@@ -3,7 +3,7 @@
     jaxgen list
     jaxgen config FAMILY [--config FILE] [--config.KEY=VALUE ...]
     jaxgen train [FAMILY] --workdir DIR [--config FILE] [--config.KEY=VALUE ...]
-    jaxgen sample --workdir DIR --num N --out FILE.png|FILE.npy [--seed S] [--config.KEY=VALUE ...]
+    jaxgen sample --workdir DIR --num N --out FILE.png|FILE.npy|FILE.txt|FILE.jsonl [--seed S] [--config.KEY=VALUE ...]
     jaxgen eval --workdir DIR [--metrics a,b,...] [--num N] [--seed S] [--config.KEY=VALUE ...]
     jaxgen bench FAMILY [--steps N] [--batch-size B] [--config.KEY=VALUE ...]
 
@@ -72,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="draw samples from a trained run")
     sample.add_argument("--workdir", required=True)
     sample.add_argument("--num", type=int, default=64)
-    sample.add_argument("--out", required=True, help="FILE.png (a grid) or FILE.npy (floats)")
+    sample.add_argument("--out", required=True,
+                        help="FILE.png (a grid) or FILE.npy (floats; token ids of text runs); "
+                             "text runs: FILE.txt or FILE.jsonl")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--cond", type=int, default=None, help="class label, if conditional")
     sample.add_argument("--step", type=int, default=None, help=STEP_HELP)
@@ -148,7 +150,9 @@ def cmd_train(args, overrides) -> None:
                                      config_lib.parse_overrides(overrides))
     state, summary = train_run(config, args.workdir, progress=not args.no_progress)
     from jaxgen import registry
-    final = os.path.join(args.workdir, "samples", "final.png")
+    from jaxgen import data
+    final = os.path.join(args.workdir, "samples",
+                         "final.txt" if data.kind(config) == "tokens" else "final.png")
     where = (f"; samples in {final}"
              if registry.get(config.family).sample is not None and os.path.exists(final) else "")
     print(f"{summary}{where}")
@@ -169,6 +173,8 @@ def cmd_sample(args, overrides) -> None:
     import numpy as np
 
     import jaxgen
+    from jaxgen import data
+    from jaxgen.data import text as text_data
     from jaxgen.engine.config import parse_overrides
     from jaxgen.engine.images import save_image_grid
 
@@ -179,13 +185,23 @@ def cmd_sample(args, overrides) -> None:
         raise JaxgenError(f"--num must be >= 1, got {args.num}")
     check_seed(args.seed)
     extension = os.path.splitext(args.out)[1].lower()
-    if extension not in (".png", ".npy"):
-        raise JaxgenError(f"--out must end in .png or .npy, got {args.out!r}")
+    if extension not in (".png", ".npy", ".txt", ".jsonl"):
+        raise JaxgenError(f"--out must end in .png or .npy (images, points), .txt or .jsonl "
+                          f"(text), got {args.out!r}")
     _writable_output(args.out)
     run = jaxgen.load(args.workdir, parse_overrides(overrides), step=args.step)
+    is_text = data.kind(run.config) == "tokens"
+    if is_text and extension == ".png":
+        raise JaxgenError(f"a {run.config.family} run samples text: --out FILE.txt, "
+                          f"FILE.jsonl or FILE.npy (token ids), got {args.out!r}")
+    if not is_text and extension in (".txt", ".jsonl"):
+        raise JaxgenError(f"a {run.config.family} run does not sample text: --out FILE.png "
+                          f"or FILE.npy, got {args.out!r}")
     samples = np.asarray(jax.device_get(run.sample(jax.random.key(args.seed), args.num,
                                                    cond=args.cond)))
-    if extension == ".npy":
+    if extension in (".txt", ".jsonl"):
+        text_data.write_samples(args.out, text_data.decode_samples(run.config, samples))
+    elif extension == ".npy":
         import io
         buffer = io.BytesIO()
         np.save(buffer, samples)

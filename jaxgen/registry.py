@@ -18,7 +18,8 @@ from jaxgen.errors import ConfigError
 _FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family", "jaxgen.diffusion.family",
                    "jaxgen.flows.family", "jaxgen.gan.family",
                    "jaxgen.autoregressive.family", "jaxgen.vqvae.family",
-                   "jaxgen.dann.family", "jaxgen.translation.family")
+                   "jaxgen.dann.family", "jaxgen.translation.family",
+                   "jaxgen.text.family")
 
 
 LIKELIHOOD_KINDS = ("exact", "bound", "dequantized bound")

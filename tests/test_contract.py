@@ -3,8 +3,9 @@
 For each name in `registry.names()`: init, two train steps, a checkpoint
 at each; a run resumed from the first checkpoint equals the uninterrupted
 one bit for bit (state and logged metrics); samples have the dataset's
-shape and lie in [0, 1]; every evaluation the family declares, and every
-shared one it is offered, runs on a tiny test set; its pictures are written.
+shape and lie in [0, 1] (text: token ids in [0, vocabulary size)); every
+evaluation the family declares, and every shared one it is offered, runs on
+a tiny test set; its pictures are written.
 And every image family trains and samples on a 32x32 RGB dataset with no
 change beyond the config.
 
@@ -63,6 +64,11 @@ def check_samples(run, num: int = 3):
     if spec.kind == "images":
         assert samples.shape == (num,) + spec.image_shape
         assert samples.min() >= 0.0 and samples.max() <= 1.0
+    elif spec.kind == "tokens":  # token ids [num, length] in [0, vocabulary size)
+        tokens = spec.fields["tokens"]
+        assert samples.ndim == 2 and samples.shape[0] == num
+        assert np.issubdtype(samples.dtype, np.integer)
+        assert samples.min() >= tokens.low and samples.max() <= tokens.high
     else:
         assert samples.shape == (num, 2)
     assert np.all(np.isfinite(samples))

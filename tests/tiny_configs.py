@@ -40,6 +40,9 @@ TINY = {
     "pix2pix": {"g_channels": "(4, 4)", "d_channels": "4", "d_layers": "1"},
     "cyclegan": {"g_channels": "(4, 4)", "d_channels": "4", "d_layers": "1", "pool_size": "3"},
     "dann": {"feature_channels": "(4, 4)", "label_hidden": "(8,)", "domain_hidden": "(8,)"},
+    "textgen": {"vocab_size": "50", "seq_len": "8", "embed_dim": "8", "num_layers": "1",
+                "num_heads": "2", "max_len": "32", "sample_len": "6", "speed_tokens": "6",
+                "speed_batch": "2", "eval_samples": "4"},
 }
 
 

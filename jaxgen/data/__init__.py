@@ -23,7 +23,7 @@ from jaxgen.errors import ConfigError, DatasetError
 # Modules whose import registers datasets. Add a dataset module here.
 _DATASET_MODULES = ("jaxgen.data.fashion_mnist", "jaxgen.data.toy2d",
                     "jaxgen.data.fashion_mnist_m", "jaxgen.data.edges2fashion",
-                    "jaxgen.data.image_folder", "jaxgen.data.celeba")
+                    "jaxgen.data.image_folder", "jaxgen.data.celeba", "jaxgen.data.text")
 _REGISTRY: dict[str, Dataset] = {}
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -13,6 +13,7 @@ import jax
 import numpy as np
 
 from jaxgen import data, registry
+from jaxgen.data import text as text_data
 from jaxgen.engine import config as config_lib
 from jaxgen.engine import sharding
 from jaxgen.engine import workdir as workdir_lib
@@ -356,7 +357,10 @@ def _train_locked(family, config, workdir, progress):
             return None
         images = sample_fn(state, keys.sample, num=config.num_grid)
         path = os.path.join(workdir, "samples", name)
-        if np.asarray(images).ndim == 4:
+        if data.kind(config) == "tokens":  # token ids [N, T]: decoded, one sample a line
+            text_data.write_samples(os.path.splitext(path)[0] + ".txt",
+                                    text_data.decode_samples(config, jax.device_get(images)))
+        elif np.asarray(images).ndim == 4:
             save_image_grid(path, images)
         else:  # 2-D toy data: points [N, 2]
             os.makedirs(os.path.dirname(path), exist_ok=True)

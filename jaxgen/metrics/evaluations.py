@@ -2,6 +2,7 @@
 
     nll          nll_nats, bpd, bpd_stderr, num_images, likelihood_kind   (runner.py;
                  `bpd` is an alias)                     families with a likelihood
+                 (token windows: nll_nats_per_word, ppl_word, num_words)
     sample_time  images_per_sec, network_evals_per_image (runner.py)      families that sample
     fid          fid_TAG                          Frechet distance to the test split's features
     kid          kid_TAG_mean, kid_TAG_std        KID against the test split's features

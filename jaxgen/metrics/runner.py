@@ -94,7 +94,8 @@ def evaluate_nll(run, key, num: int) -> dict:
     """
     kind = require_likelihood(run)
     log_likelihood = jax.jit(functools.partial(run.family.log_likelihood, run.config, run.state))
-    nats = -per_example(log_likelihood, data.load_split(run.config, "test"), key, num)["value"]
+    test = data.load_split(run.config, "test")
+    nats = -per_example(log_likelihood, test, key, num)["value"]
     nll, nll_stderr = mean_and_stderr(nats)
     out = {"nll_nats": nll, "nll_nats_stderr": nll_stderr, "num_images": int(len(nats)),
            "likelihood_kind": kind}
@@ -102,7 +103,17 @@ def evaluate_nll(run, key, num: int) -> dict:
     if dims:
         out["bpd"] = float(bits_per_dim(nll, dims))
         out["bpd_stderr"] = float(bits_per_dim(nll_stderr, dims))
+    if "num_words" in test:  # token windows: perplexity per word, whatever the tokeniser
+        out.update(per_word_perplexity(nats, test["num_words"][:len(nats)]))
     return out
+
+
+def per_word_perplexity(nats, words) -> dict:
+    """exp(total nats / total words) of windows with `nats` [N] and `words` [N]."""
+    total_nats, total_words = float(np.sum(nats)), int(np.sum(words))
+    per_word = total_nats / max(total_words, 1)
+    return {"nll_nats_per_word": per_word, "ppl_word": float(math.exp(per_word)),
+            "num_words": total_words}
 
 
 # --------------------------------------------------------------------- timing

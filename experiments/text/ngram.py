@@ -1,0 +1,26 @@
+"""The baseline row of experiments/results/text.md: interpolated Kneser-Ney
+trigram on the fortunes, word level, 10,000-word vocabulary. Nothing to
+train (the counts are built at init); one step so the run has a checkpoint.
+
+    nice -n 19 jaxgen train --config experiments/text/ngram.py --workdir runs/text_ngram
+    nice -n 19 jaxgen eval --workdir runs/text_ngram --metrics nll,vocabulary --num 100000
+"""
+import ml_collections
+
+
+def get_config():
+    c = ml_collections.ConfigDict()
+    c.family = "textgen"
+    c.model = "ngram"
+    c.dataset = "fortunes"
+    c.tokenizer = "word"
+    c.vocab_size = 10000
+    c.seq_len = 64
+    c.batch_size = 16
+    c.steps = 1
+    c.log_every = 1
+    c.eval_every = 1
+    c.sample_every = 1
+    c.ckpt_every = 1
+    c.seed = 0
+    return c
