@@ -3,7 +3,8 @@
     jaxgen list
     jaxgen config FAMILY [--config FILE] [--config.KEY=VALUE ...]
     jaxgen train [FAMILY] --workdir DIR [--config FILE] [--config.KEY=VALUE ...]
-    jaxgen sample --workdir DIR --num N --out FILE.png|FILE.npy|FILE.txt|FILE.jsonl [--seed S] [--config.KEY=VALUE ...]
+    jaxgen sample --workdir DIR --num N --out FILE.png|FILE.npy|FILE.txt|FILE.jsonl [--seed S]
+                  [--config.KEY=VALUE ...]
     jaxgen eval --workdir DIR [--metrics a,b,...] [--num N] [--seed S] [--config.KEY=VALUE ...]
     jaxgen bench FAMILY [--steps N] [--batch-size B] [--config.KEY=VALUE ...]
 

@@ -8,10 +8,11 @@ document's token strings gives the document back character for character
 
 A vocabulary is the `size` ids: 0 = <eos> (end of document, also the start
 symbol), 1 = <unk> and 2 = " <unk>" (an unknown token without / with the
-space before it, so a decoded text keeps its spacing), then the most frequent token strings of the training
-split (ties broken by the string), padded with never-seen placeholders when
-the corpus has fewer types, so the vocabulary size is exactly the configured
-one and a dataset's spec needs no data.
+space before it, so a decoded text keeps its spacing), then the most
+frequent token strings of the training split (ties broken by the string),
+padded with never-seen placeholders when the corpus has fewer types, so the
+vocabulary size is exactly the configured one and a dataset's spec needs no
+data.
 
 "Words" for perplexity: whatever the tokeniser, a word is one word-level
 token that is not whitespace, or a document end. `word_ends` marks, for each
