@@ -248,7 +248,9 @@ def _say(message: str) -> None:
 
 def train(config, workdir: str, *, progress: bool = True):
     """Train (or resume) the run in `workdir`; returns the final TrainState."""
-    state, _ = train_run(config, workdir, progress=progress)
+    state, summary = train_run(config, workdir, progress=progress)
+    if not summary.startswith("trained"):  # a finished run: say why nothing happened
+        _say(summary)
     return state
 
 
@@ -310,8 +312,7 @@ def _train_locked(family, config, workdir, progress):
                 summary = (f"{workdir} is already trained to step {step}"
                            + (f", beyond steps={config.steps}: nothing was trained (raise "
                               "--config.steps to train further)" if step > config.steps
-                              else f" = steps: nothing to do"))
-                _say(summary)
+                              else " = steps: nothing to do"))
                 return state, summary
         else:
             logger.drop_after(0)  # rows of a run killed before its first checkpoint
