@@ -280,6 +280,12 @@ def _resume_template(family, config, state_sharding):
                         abstract)
 
 
+def _prepare_data(config):
+    _say(f"preparing the data ({config.dataset}; the first use of a dataset converts it "
+         "once, later runs read the cache)")
+    return data.train_data(config)
+
+
 def _train_locked(family, config, workdir, progress):
     mesh = sharding.make_mesh()
     sharding.check_batch_size(config.batch_size, mesh)
@@ -294,6 +300,9 @@ def _train_locked(family, config, workdir, progress):
     # The family checks its config while `init` is traced: before anything is written.
     phases = phase_configs(family, config)
     template = _resume_template(family, config, state_sharding)
+    train_sides = None
+    if not resuming:  # a missing dataset is refused before checkpoints/ exists
+        train_sides = _prepare_data(config)
 
     checkpointer = Checkpointer(workdir, config.max_to_keep)
     logger = MetricsLogger(workdir)
@@ -321,9 +330,8 @@ def _train_locked(family, config, workdir, progress):
         checkpointer.close()
         raise
 
-    _say(f"preparing the data ({config.dataset}; the first use of a dataset converts it "
-         "once, later runs read the cache)")
-    train_sides = data.train_data(config)
+    if train_sides is None:
+        train_sides = _prepare_data(config)
     if state is None:
         sample_batch = data.first_batch(config, train_sides, config.batch_size)
         init = jax.jit(functools.partial(family.init, config), out_shardings=state_sharding)
