@@ -249,7 +249,9 @@ def _say(message: str) -> None:
 
 def train(config, workdir: str, *, progress: bool = True):
     """Train (or resume) the run in `workdir`; returns the final TrainState."""
-    state, _ = train_run(config, workdir, progress=progress)
+    state, summary = train_run(config, workdir, progress=progress)
+    if not summary.startswith("trained"):  # a finished run: say why nothing happened
+        _say(summary)
     return state
 
 
@@ -279,6 +281,12 @@ def _resume_template(family, config, state_sharding):
                         abstract)
 
 
+def _prepare_data(config):
+    _say(f"preparing the data ({config.dataset}; the first use of a dataset converts it "
+         "once, later runs read the cache)")
+    return data.train_data(config)
+
+
 def _train_locked(family, config, workdir, progress):
     mesh = sharding.make_mesh()
     sharding.check_batch_size(config.batch_size, mesh)
@@ -293,6 +301,9 @@ def _train_locked(family, config, workdir, progress):
     # The family checks its config while `init` is traced: before anything is written.
     phases = phase_configs(family, config)
     template = _resume_template(family, config, state_sharding)
+    train_sides = None
+    if not resuming:  # a missing dataset is refused before checkpoints/ exists
+        train_sides = _prepare_data(config)
 
     checkpointer = Checkpointer(workdir, config.max_to_keep)
     logger = MetricsLogger(workdir)
@@ -311,8 +322,7 @@ def _train_locked(family, config, workdir, progress):
                 summary = (f"{workdir} is already trained to step {step}"
                            + (f", beyond steps={config.steps}: nothing was trained (raise "
                               "--config.steps to train further)" if step > config.steps
-                              else f" = steps: nothing to do"))
-                _say(summary)
+                              else " = steps: nothing to do"))
                 return state, summary
         else:
             logger.drop_after(0)  # rows of a run killed before its first checkpoint
@@ -321,9 +331,8 @@ def _train_locked(family, config, workdir, progress):
         checkpointer.close()
         raise
 
-    _say(f"preparing the data ({config.dataset}; the first use of a dataset converts it "
-         "once, later runs read the cache)")
-    train_sides = data.train_data(config)
+    if train_sides is None:
+        train_sides = _prepare_data(config)
     if state is None:
         sample_batch = data.first_batch(config, train_sides, config.batch_size)
         init = jax.jit(functools.partial(family.init, config), out_shardings=state_sharding)
