@@ -466,7 +466,8 @@ def _train_locked(family, config, workdir, progress):
             plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
 
     final = os.path.join(workdir, "samples", "final.png")
-    if last_grid is not None and last_grid.endswith(".png"):  # sampled once, at the last step
+    # Sampled once, at the last step; text runs write .txt samples, sampled again here.
+    if last_grid is not None and last_grid.endswith(".png") and os.path.exists(last_grid):
         with open(last_grid, "rb") as f:
             workdir_lib.write_atomically(final, f.read())
     else:
