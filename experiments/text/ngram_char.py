@@ -6,22 +6,17 @@ run has a checkpoint.
     nice -n 19 jaxgen train --config experiments/text/ngram_char.py --workdir runs/text_ngram_char
     nice -n 19 jaxgen eval --workdir runs/text_ngram_char --metrics nll,vocabulary --num 100000
 """
-import ml_collections
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ngram  # noqa: E402
 
 
 def get_config():
-    c = ml_collections.ConfigDict()
-    c.family = "textgen"
-    c.model = "ngram"
-    c.dataset = "fortunes"
+    """ngram.py's run at the character level."""
+    c = ngram.get_config()
     c.tokenizer = "char"
     c.vocab_size = 256
     c.seq_len = 256
-    c.batch_size = 16
-    c.steps = 1
-    c.log_every = 1
-    c.eval_every = 1
-    c.sample_every = 1
-    c.ckpt_every = 1
-    c.seed = 0
     return c
