@@ -367,8 +367,8 @@ def _train_locked(family, config, workdir, progress):
         images = sample_fn(state, keys.sample, num=config.num_grid)
         path = os.path.join(workdir, "samples", name)
         if data.kind(config) == "tokens":  # token ids [N, T]: decoded, one sample a line
-            text_data.write_samples(os.path.splitext(path)[0] + ".txt",
-                                    text_data.decode_samples(config, jax.device_get(images)))
+            path = os.path.splitext(path)[0] + ".txt"
+            text_data.write_samples(path, text_data.decode_samples(config, jax.device_get(images)))
         elif np.asarray(images).ndim == 4:
             save_image_grid(path, images)
         else:  # 2-D toy data: points [N, 2]
@@ -465,9 +465,8 @@ def _train_locked(family, config, workdir, progress):
             # they are most wanted.
             plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
 
-    final = os.path.join(workdir, "samples", "final.png")
-    # Sampled once, at the last step; text runs write .txt samples, sampled again here.
-    if last_grid is not None and last_grid.endswith(".png") and os.path.exists(last_grid):
+    if last_grid is not None:  # sampled once, at the last step: copied, not sampled again
+        final = os.path.join(workdir, "samples", "final" + os.path.splitext(last_grid)[1])
         with open(last_grid, "rb") as f:
             workdir_lib.write_atomically(final, f.read())
     else:
