@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 
 from jaxgen import __version__
@@ -321,6 +322,11 @@ def main(argv=None) -> int:
     except JaxgenError as err:
         print(f"jaxgen: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:
+        # `jaxgen list | head`: the reader left, which is not an error of anyone's.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as err:  # unwritable or missing paths, a full disk, links refused
         print(f"jaxgen: error: {_describe_os_error(err)}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -48,6 +48,18 @@ def test_help_list_and_version_do_not_import_jax(args):
         assert result.stdout.strip().startswith("jaxgen 0.")
 
 
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    # `jaxgen list | head -1`: made deterministic by closing the pipe's read end
+    # before the command writes anything, so its first write already fails.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    result = subprocess.run([sys.executable, "-m", "jaxgen.cli", "list"], stdout=write_end,
+                            stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    assert result.returncode == 141, result.stderr  # 128 + SIGPIPE, as a shell reports it
+    assert result.stderr == ""
+
 def test_config_command_and_train_help_show_the_keys(capsys):
     assert cli.main(["config", "vae", "--config.latent_dim=3"]) == 0
     out = capsys.readouterr().out
