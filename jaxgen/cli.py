@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--workdir", required=True)
     evaluate.add_argument("--metrics", default=None,
                           help="comma-separated: nll (alias bpd), sample_time, fid, kid, is, pr, "
-                               "modes, and the family's own; default: the family's own "
+                               "classes, modes, and the family's own; default: the family's own "
                                "but pictures, with nll and sample_time")
     evaluate.add_argument("--num", type=int, default=10_000, help="test images / samples used")
     evaluate.add_argument("--seed", type=int, default=0)

@@ -17,6 +17,7 @@ from jaxgen.metrics import (bits_per_dim, frechet_distance, gaussian_stats, ince
                             toy_mode_coverage)
 from jaxgen.metrics.batching import map_in_blocks
 from jaxgen.metrics.feature_distances import mmd2_unbiased
+from jaxgen.metrics.sample_quality import class_histogram, kl_to_uniform
 
 
 # --- Frechet distance -------------------------------------------------------------------
@@ -157,6 +158,18 @@ def test_precision_recall_on_points_with_known_answers():
     # Fakes half on real points, half far away: precision 1/2.
     fake = np.concatenate([line(0, 100)[::2], line(5000, 5050)])
     assert float(precision_recall(real, fake, k=3)[0]) == pytest.approx(0.5)
+
+
+def test_class_histogram_and_its_kl_to_uniform_match_numpy_and_scipy():
+    probs = np.random.default_rng(3).dirichlet(np.full(10, 0.3), size=500)
+    counts = np.asarray(class_histogram(probs))
+    np.testing.assert_array_equal(counts, np.bincount(probs.argmax(1), minlength=10))
+    expected = scipy.stats.entropy(counts / counts.sum(), np.full(10, 0.1))
+    np.testing.assert_allclose(kl_to_uniform(counts), expected, atol=1e-6)  # float32 log K - H
+    # Even use of the classes is 0; one class taking every sample is log K,
+    # and a class nobody samples still counts in K.
+    assert abs(float(kl_to_uniform(np.full(10, 7)))) < 1e-6
+    np.testing.assert_allclose(kl_to_uniform(np.eye(10)[4] * 50), np.log(10), rtol=1e-6)
 
 
 def test_map_in_blocks_pads_and_trims():

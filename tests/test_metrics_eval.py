@@ -103,7 +103,7 @@ def untrained_vae_run(tmp_path, monkeypatch):
 
 def test_eval_reports_sample_metrics_of_a_vae_run(untrained_vae_run, small_reference, capsys):
     workdir = untrained_vae_run.workdir
-    assert cli.main(["eval", "--workdir", workdir, "--metrics", "elbo,fid,kid,is,pr",
+    assert cli.main(["eval", "--workdir", workdir, "--metrics", "elbo,fid,kid,is,pr,classes",
                      "--num", "60"]) == 0
     results = json.load(open(os.path.join(workdir, "eval.json")))
     for name in ("elbo_nll_nats", "fid_fmnist", "kid_fmnist_mean", "kid_fmnist_std",
@@ -111,6 +111,9 @@ def test_eval_reports_sample_metrics_of_a_vae_run(untrained_vae_run, small_refer
         assert np.isfinite(results[name]), name
     assert results["num_samples"] == 60 and 1.0 <= results["is_fmnist_mean"] <= 10.0
     assert 0.0 <= results["precision_fmnist"] <= 1.0
+    counts = results["class_counts_fmnist"]
+    assert len(counts) == 10 and sum(counts) == 60
+    assert 0.0 <= results["class_kl_fmnist"] <= np.log(10) + 1e-6
     # `modes` belongs to 2-D runs: a clear error for an image run.
     assert cli.main(["eval", "--workdir", workdir, "--metrics", "modes", "--num", "10"]) == 2
     assert "ring8 or grid25" in capsys.readouterr().err

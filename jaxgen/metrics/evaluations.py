@@ -8,6 +8,8 @@
     kid          kid_TAG_mean, kid_TAG_std        KID against the test split's features
     is           is_TAG_mean, is_TAG_std          Inception-style Score of the samples
     pr           precision_TAG, recall_TAG        k-NN manifold precision and recall (k = 3)
+    classes      class_counts_TAG, class_kl_TAG   samples per class under the extractor's
+                                                  classifier; KL of that histogram to uniform
     modes        modes_covered, high_quality, reverse_kl   2-D ring8 / grid25 runs
 
 TAG is the extractor's name (`fmnist` for the shipped Fashion-MNIST CNN):
@@ -30,9 +32,10 @@ from jaxgen.metrics.extractor import load_extractor
 from jaxgen.metrics.feature_distances import frechet_distance, kernel_inception_distance
 from jaxgen.metrics.modes import toy_mode_coverage
 from jaxgen.metrics.reference import reference_stats
-from jaxgen.metrics.sample_quality import inception_score, precision_recall
+from jaxgen.metrics.sample_quality import (class_histogram, inception_score, kl_to_uniform,
+                                           precision_recall)
 
-IMAGE_METRICS = ("fid", "kid", "is", "pr")
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "classes")
 POINT_METRICS = ("modes",)
 SAMPLE_METRICS = IMAGE_METRICS + POINT_METRICS
 RUNNER_METRICS = ("nll", "sample_time")
@@ -121,6 +124,10 @@ def image_metrics(names, samples, key, config, extractor) -> dict:
         real = equal_size_subset(reference["features"], len(feats), metric_key(key, "pr"))
         precision, recall = precision_recall(real, feats)
         out[f"precision_{tag}"], out[f"recall_{tag}"] = float(precision), float(recall)
+    if "classes" in names:
+        counts = class_histogram(probs)
+        out[f"class_counts_{tag}"] = [int(c) for c in counts]
+        out[f"class_kl_{tag}"] = float(kl_to_uniform(counts))
     return out
 
 

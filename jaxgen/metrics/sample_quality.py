@@ -9,6 +9,11 @@ the union of balls around its points whose radius is the distance to the
 point's k-th nearest neighbour in the same set. Precision is the fraction of
 generated points inside the real manifold (quality); recall the fraction of
 real points inside the generated manifold (coverage).
+
+Class histogram (mode collapse on images): how many samples the classifier
+puts in each class, and the KL divergence of that histogram to the uniform
+one, log K - H(histogram): 0 when every class is used equally, log K when one
+class takes every sample.
 """
 from __future__ import annotations
 
@@ -38,6 +43,19 @@ def inception_score(probs, splits: int = 10):
     kl = jnp.sum(xlogy(probs, probs) - xlogy(probs, marginals[part]), axis=-1)  # [N]
     scores = jnp.exp(jax.ops.segment_sum(kl, part, splits) / counts)  # [splits]
     return jnp.mean(scores), jnp.std(scores)
+
+
+def class_histogram(probs) -> jnp.ndarray:
+    """Number of samples whose most probable class is k, for each k. probs [N, K] -> [K]"""
+    probs = jnp.asarray(probs)
+    return jnp.bincount(jnp.argmax(probs, axis=-1), length=probs.shape[-1])
+
+
+def kl_to_uniform(counts) -> jnp.ndarray:
+    """KL(counts / N || uniform over the K classes), in nats. counts [K] -> []"""
+    counts = jnp.asarray(counts, jnp.float32)
+    frequencies = counts / jnp.sum(counts)
+    return jnp.log(counts.shape[-1]) + jnp.sum(xlogy(frequencies, frequencies))
 
 
 def knn_radii(features, k: int):
