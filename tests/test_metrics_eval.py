@@ -177,3 +177,25 @@ def test_images_of_another_shape_are_refused_not_resized(untrained_vae_run, rgb3
     rgb = classifier_extractor((32, 32, 3), **rgb32_overrides)
     with pytest.raises(JaxgenError, match=r"takes images of shape \(32, 32, 3\)"):
         evaluations.evaluate(untrained_vae_run, ["fid"], jax.random.key(0), 20, extractor=rgb)
+
+
+def test_sample_metrics_at_intervals_during_training_carry_the_training_seconds(
+        tmp_path, small_reference):
+    from jaxgen.engine.loop import train
+    from jaxgen.engine.logging import parse_row
+    overrides = tiny_overrides("gan", steps=6, metrics_every=3, metrics="fid,classes",
+                               metrics_num=20)
+    workdir = str(tmp_path / "run")
+    train(build_config("gan", overrides=overrides), workdir, progress=False)
+    rows = [parse_row(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    measured = [r for r in rows if r["split"] == "metrics"]
+    assert [r["step"] for r in measured] == [3, 6]
+    for row in measured:
+        assert np.isfinite(row["fid_fmnist"]) and sum(row["class_counts_fmnist"]) == 20
+    seconds = [r["train_seconds"] for r in rows if "train_seconds" in r]
+    assert seconds == sorted(seconds) and seconds[0] > 0
+    # An unknown metric is refused before any step is trained.
+    bad = tiny_overrides("gan", metrics_every=3, metrics="fid,nonsense")
+    with pytest.raises(JaxgenError, match="nonsense"):
+        train(build_config("gan", overrides=bad), str(tmp_path / "bad"), progress=False)
+    assert not os.path.exists(tmp_path / "bad" / "checkpoints")

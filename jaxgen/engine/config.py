@@ -45,6 +45,12 @@ def base_config() -> ml_collections.ConfigDict:
     c.eval_batches = 10          # test batches averaged by the periodic eval
     c.steps_per_call = 1         # >1 fuses that many train steps into one lax.scan
     c.num_grid = 64              # images in each periodic sample grid
+    # Sample metrics during training (`jaxgen eval --metrics` at intervals):
+    # rows of split "metrics" in metrics.jsonl with the training seconds so far,
+    # so the curve of FID against wall time is in the run. 0: never.
+    c.metrics_every = 0
+    c.metrics = "fid"            # comma-separated, as `jaxgen eval --metrics`
+    c.metrics_num = 2000         # samples per periodic evaluation
     c.max_to_keep = 3            # checkpoints kept on disk
     return c
 
@@ -176,6 +182,9 @@ def validate_common(config) -> None:
             raise ConfigError(f"config key {key!r} must be >= 1, got {config[key]}")
     if config.steps < 0:
         raise ConfigError(f"config key 'steps' must be >= 0, got {config.steps}")
+    if config.metrics_every < 0 or config.metrics_num < 2:
+        raise ConfigError("config keys 'metrics_every' (0: never) and 'metrics_num' must be "
+                          f">= 0 and >= 2, got {config.metrics_every} and {config.metrics_num}")
     if config.max_to_keep < 1:  # 0 would delete every checkpoint as it is written
         raise ConfigError(f"config key 'max_to_keep' must be >= 1 (checkpoints kept on disk), "
                           f"got {config.max_to_keep}")

@@ -51,7 +51,7 @@ def plot_metrics(jsonl_path: str, out_path: str) -> str | None:
     import matplotlib.pyplot as plt
 
     rows = read_metrics(jsonl_path)
-    skip = {"step", "split", "steps_per_sec", "time"}
+    skip = {"step", "split", "steps_per_sec", "time", "train_seconds", "num_samples"}
     names = sorted({k for r in rows for k, v in r.items()
                     if k not in skip and isinstance(v, (int, float))})
     if not names:

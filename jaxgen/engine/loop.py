@@ -26,7 +26,8 @@ from jaxgen.errors import CheckpointError, ConfigError, NonFiniteLossError
 # Keys that may change when a run is resumed: they schedule the work but do
 # not change what is computed at any step.
 RESUMABLE_KEYS = ("steps", "log_every", "sample_every", "ckpt_every", "eval_every",
-                  "eval_batches", "steps_per_call", "num_grid", "max_to_keep")
+                  "eval_batches", "steps_per_call", "num_grid", "max_to_keep",
+                  "metrics_every", "metrics", "metrics_num")
 
 
 def read_saved_config(workdir: str):
@@ -189,6 +190,16 @@ class _StopRequest:
             signal.signal(signum, previous)
 
 
+def _last_train_seconds(metrics_path: str) -> float:
+    """`train_seconds` of the last row kept in metrics.jsonl (0 for a fresh run)."""
+    from jaxgen.engine.logging import parse_row
+    if not os.path.exists(metrics_path):
+        return 0.0
+    rows = [parse_row(line) for line in workdir_lib.read_text(metrics_path).splitlines()]
+    seconds = [r["train_seconds"] for r in rows if r and "train_seconds" in r]
+    return float(seconds[-1]) if seconds else 0.0
+
+
 def _crossed(prev: int, now: int, every: int) -> bool:
     return now // every > prev // every
 
@@ -281,6 +292,35 @@ def _resume_template(family, config, state_sharding):
                         abstract)
 
 
+class _PeriodicMetrics:
+    """`jaxgen eval`'s sample metrics at intervals during training.
+
+    The names are resolved (and refused) before the first step. Every
+    evaluation draws its samples from the same key (the grids' fixed key), so
+    the points of one curve differ by the model, not by the noise. The seconds
+    spent here are left out of `train_seconds`.
+    """
+
+    def __init__(self, family, config, workdir: str, sample_key):
+        from jaxgen.engine.run import Run
+        from jaxgen.metrics import evaluations
+        self._evaluations = evaluations
+        self._run = Run(workdir=workdir, config=config, family=family, state=None)
+        requested = [m.strip() for m in config.metrics.split(",") if m.strip()]
+        if "pictures" in requested:
+            raise ConfigError("config key 'metrics': 'pictures' is not a metric to log")
+        self._names = evaluations.resolve(self._run, requested)
+        self._num, self._key = config.metrics_num, sample_key
+        self.seconds = 0.0
+
+    def __call__(self, state) -> dict:
+        start = time.perf_counter()
+        self._run.state = state
+        values = self._evaluations.evaluate(self._run, self._names, self._key, self._num)
+        self.seconds += time.perf_counter() - start
+        return {k: v for k, v in values.items() if k != "extractor"}
+
+
 def _prepare_data(config):
     _say(f"preparing the data ({config.dataset}; the first use of a dataset converts it "
          "once, later runs read the cache)")
@@ -301,6 +341,8 @@ def _train_locked(family, config, workdir, progress):
     # The family checks its config while `init` is traced: before anything is written.
     phases = phase_configs(family, config)
     template = _resume_template(family, config, state_sharding)
+    periodic_metrics = (_PeriodicMetrics(family, config, workdir, keys.sample)
+                        if config.metrics_every else None)  # unknown names: refused here
     train_sides = None
     if not resuming:  # a missing dataset is refused before checkpoints/ exists
         train_sides = _prepare_data(config)
@@ -347,6 +389,13 @@ def _train_locked(family, config, workdir, progress):
     if position is not None:
         _say(f"resumed {workdir} from step {step}")
     config_written = False
+    # Training seconds of the whole run, carried across resumes by the log.
+    seconds_before = _last_train_seconds(logger.path)
+    session_start = time.perf_counter()
+
+    def train_seconds() -> float:
+        measuring = periodic_metrics.seconds if periodic_metrics is not None else 0.0
+        return seconds_before + time.perf_counter() - session_start - measuring
 
     def save_checkpoint(at_step: int, state, position) -> None:
         nonlocal config_written
@@ -425,12 +474,20 @@ def _train_locked(family, config, workdir, progress):
                     pending = None
                 if due["log"]:
                     rate = window.count / max(time.perf_counter() - window.start, 1e-9)
-                    logger.write(step, "train", {**window.means(), "steps_per_sec": rate})
+                    logger.write(step, "train", {**window.means(), "steps_per_sec": rate,
+                                                 "train_seconds": train_seconds()})
                     window = _Window()
                 if due["eval"] and calls[index].eval is not None:
                     values = evaluate(phase_config, state, test_arrays,
                                       jax.random.fold_in(keys.eval, step), mesh, calls[index].eval)
                     logger.write(step, "test", values)
+                if periodic_metrics is not None and (
+                        last or _crossed(prev, step, config.metrics_every)):
+                    seconds = train_seconds()
+                    bar.write(f"step {step}: evaluating {config.metrics} on "
+                              f"{config.metrics_num} samples")
+                    logger.write(step, "metrics", {**periodic_metrics(state),
+                                                   "train_seconds": seconds})
                 if due["sample"]:
                     grid = save_samples(f"step_{step:07d}.png", index)
                     last_grid = grid if last else None
