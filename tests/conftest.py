@@ -41,6 +41,13 @@ def tiny_config(family: str = "vae", **overrides):
     return config_lib.build_config(family, overrides=values)
 
 
+def without_wall_clock(rows):
+    """metrics.jsonl rows without the values that time the machine (an exact
+    resume logs the same rows but for these)."""
+    from jaxgen.engine.images import WALL_CLOCK_KEYS
+    return [{k: v for k, v in r.items() if k not in WALL_CLOCK_KEYS} for r in rows]
+
+
 def run_cli(*args, env=None, check=True):
     """Run `python -m jaxgen.cli ARGS` in a fresh process (as a user would)."""
     full_env = dict(os.environ)

@@ -26,6 +26,7 @@ from jaxgen.engine.images import read_metrics
 from jaxgen.engine.loop import train
 from jaxgen.metrics import evaluations
 
+from conftest import without_wall_clock
 from tiny_configs import tiny_overrides
 
 FAMILIES = registry.names()
@@ -44,8 +45,7 @@ def leaves_equal(a, b) -> None:
 
 
 def logged_rows(workdir):
-    return [{k: v for k, v in row.items() if k != "steps_per_sec"}
-            for row in read_metrics(os.path.join(workdir, "metrics.jsonl"))]
+    return without_wall_clock(read_metrics(os.path.join(workdir, "metrics.jsonl")))
 
 
 def resume_from_first_checkpoint(straight: str, split: str, config) -> None:

@@ -24,7 +24,7 @@ from jaxgen.engine.run import Run
 from jaxgen.errors import ConfigError
 from jaxgen.metrics import runner
 
-from conftest import RGB32_DATASET
+from conftest import RGB32_DATASET, without_wall_clock
 from tiny_configs import tiny_overrides
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -108,9 +108,8 @@ def as_version_1(config) -> dict:
 def train_rows(workdir):
     """The logged train metrics without wall-clock values (the split run's
     first part also evaluated at its last step, 2)."""
-    return [{k: v for k, v in r.items() if k != "steps_per_sec"}
-            for r in read_metrics(os.path.join(workdir, "metrics.jsonl"))
-            if r["split"] == "train"]
+    return without_wall_clock(r for r in read_metrics(os.path.join(workdir, "metrics.jsonl"))
+                              if r["split"] == "train")
 
 
 def test_a_run_saved_with_version_1_keys_resumes_like_an_uninterrupted_run(tmp_path):

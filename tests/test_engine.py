@@ -16,15 +16,14 @@ from jaxgen.engine.images import read_metrics
 from jaxgen.engine.loop import train
 from jaxgen.errors import CheckpointError, ConfigError, NonFiniteLossError
 
-from conftest import run_cli, tiny_config
+from conftest import run_cli, tiny_config, without_wall_clock
 
 HERE = os.path.dirname(__file__)
 
 
 def train_rows(workdir):
     """The logged train metrics without wall-clock values."""
-    rows = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl"))]
-    return [{k: v for k, v in r.items() if k != "steps_per_sec"} for r in rows]
+    return without_wall_clock(read_metrics(os.path.join(workdir, "metrics.jsonl")))
 
 
 def assert_same_state(a, b):

@@ -8,6 +8,10 @@ import os
 import numpy as np
 from PIL import Image
 
+# Logged values that measure the machine, not the run: they differ between a
+# run and its exact resume, and are not plotted as curves of the model.
+WALL_CLOCK_KEYS = ("steps_per_sec", "train_seconds")
+
 
 def image_grid(images, ncols: int | None = None, pad: int = 2) -> np.ndarray:
     """[N, H, W, C] floats in [0, 1] -> one uint8 picture [rows*(H+pad)+pad, ...]."""
@@ -51,7 +55,7 @@ def plot_metrics(jsonl_path: str, out_path: str) -> str | None:
     import matplotlib.pyplot as plt
 
     rows = read_metrics(jsonl_path)
-    skip = {"step", "split", "steps_per_sec", "time", "train_seconds", "num_samples"}
+    skip = {"step", "split", "time", "num_samples", *WALL_CLOCK_KEYS}
     names = sorted({k for r in rows for k, v in r.items()
                     if k not in skip and isinstance(v, (int, float))})
     if not names:
