@@ -8,7 +8,7 @@ data:
 	apt-get update && apt-get install -y dataset-fashion-mnist
 
 test:
-	python3 -m pytest -q tests
+	python3 -m pytest -q -n 2 tests
 
 train:
 	jaxgen train --config experiments/quickstart/vae.py --workdir runs/quickstart

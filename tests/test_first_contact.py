@@ -139,9 +139,9 @@ def test_readme_quick_start_uses_a_venv_and_ci_runs_the_readme_test_command():
     assert "python3 -m venv .venv && . .venv/bin/activate" in first
     assert "experiments/quickstart/vae.py" in first
     assert os.path.exists(os.path.join(ROOT, "experiments", "quickstart", "vae.py"))
-    assert "python3 -m pytest -q tests" in readme
+    assert "python3 -m pytest -q -n 2 tests" in readme
     ci = open(os.path.join(ROOT, ".ci", "run")).read()
-    assert "python3 -m venv .venv" in ci and "python3 -m pytest -q tests" in ci
+    assert "python3 -m venv .venv" in ci and "python3 -m pytest -q -n 2 tests" in ci
     assert "../shared" not in readme and os.path.exists(os.path.join(ROOT, "docs",
                                                                      "architecture.md"))
 
