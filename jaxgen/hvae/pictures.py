@@ -15,6 +15,7 @@ import functools
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -49,27 +50,31 @@ def save_rows(path, rows, title, row_labels) -> str:
 
 def temperature_rows(config, params, key):
     """[len(TEMPERATURES), SAMPLES_PER_ROW, H, W, C]: the same eps at each temperature."""
-    rows = [losses.mean_image(sampling.generate(config, params, key, SAMPLES_PER_ROW, t)[0],
-                              config.num_mixtures) for t in TEMPERATURES]
-    return np.stack([np.asarray(r) for r in rows])
+    return jnp.stack([losses.mean_image(
+        sampling.generate(config, params, key, SAMPLES_PER_ROW, t)[0], config.num_mixtures)
+        for t in TEMPERATURES])
 
 
 def control_rows(config, params, key):
-    """[CONTROL_BASES * (G - 1), 1 + CONTROL_RESAMPLES, H, W, C] and row labels."""
-    names = models.group_names(config, data.image_shape(config))
-    t = CONTROL_TEMPERATURE
-    rows, labels = [], []
+    """[CONTROL_BASES * (G - 1), 1 + CONTROL_RESAMPLES, H, W, C]: per base sample,
+    row n keeps its top n groups (n = 1 .. G-1)."""
+    rows = []
     for b in range(CONTROL_BASES):
         base_key = jax.random.fold_in(key, 1000 + b)
-        base = np.asarray(losses.mean_image(
-            sampling.generate(config, params, base_key, 1, t)[0], config.num_mixtures))
-        for n in range(1, len(names)):
-            fresh = np.asarray(jax.jit(functools.partial(
-                sampling.resample_below, config, num=CONTROL_RESAMPLES, num_fixed=n,
-                temperature=t))(params, jax.random.fold_in(base_key, n), base_key))
-            rows.append(np.concatenate([base, fresh]))
-            labels.append(f"base {b + 1}: keep {', '.join(names[:n])}")
-    return np.stack(rows), labels
+        base = losses.mean_image(
+            sampling.generate(config, params, base_key, 1, CONTROL_TEMPERATURE)[0],
+            config.num_mixtures)  # [1, H, W, C]
+        for n in range(1, models.num_groups(config)):
+            fresh = sampling.resample_below(config, params, jax.random.fold_in(base_key, n),
+                                            base_key, CONTROL_RESAMPLES, n, CONTROL_TEMPERATURE)
+            rows.append(jnp.concatenate([base, fresh]))
+    return jnp.stack(rows)
+
+
+def control_labels(config) -> list:
+    names = models.group_names(config, data.image_shape(config))
+    return [f"base {b + 1}: keep {', '.join(names[:n])}"
+            for b in range(CONTROL_BASES) for n in range(1, len(names))]
 
 
 def write_pictures(run, key, outdir: str) -> list:
@@ -77,15 +82,17 @@ def write_pictures(run, key, outdir: str) -> list:
     os.makedirs(outdir, exist_ok=True)
     k_temp, k_control, k_recon = jax.random.split(key, 3)
     out = lambda name: os.path.join(outdir, name)
-    paths = [save_rows(out("samples_temperature.png"), temperature_rows(config, params, k_temp),
+    rows = jax.jit(functools.partial(temperature_rows, config))(params, k_temp)
+    paths = [save_rows(out("samples_temperature.png"), np.asarray(rows),
                        "Prior samples (mixture means), the same noise at each temperature",
                        [f"T = {t}" for t in TEMPERATURES])]
     if models.num_groups(config) > 1:
-        rows, labels = control_rows(config, params, k_control)
+        rows = jax.jit(functools.partial(control_rows, config))(params, k_control)
         paths.append(save_rows(
-            out("group_control.png"), rows,
+            out("group_control.png"), np.asarray(rows),
             f"What the groups control: column 0 a prior sample (T = {CONTROL_TEMPERATURE}); "
-            "the others keep its top groups\nand draw every lower group afresh", labels))
+            "the others keep its top groups\nand draw every lower group afresh",
+            control_labels(config)))
     test = data.load_split(config, "test")
     pixels = np.asarray(test["image"][:NUM_RECONSTRUCTIONS])
     recon_out, _ = jax.jit(functools.partial(losses.apply_inference, config))(
