@@ -19,7 +19,7 @@ _FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family", "jaxgen.diff
                    "jaxgen.flows.family", "jaxgen.gan.family",
                    "jaxgen.autoregressive.family", "jaxgen.vqvae.family",
                    "jaxgen.dann.family", "jaxgen.translation.family",
-                   "jaxgen.text.family")
+                   "jaxgen.text.family", "jaxgen.hvae.family")
 
 
 LIKELIHOOD_KINDS = ("exact", "bound", "dequantized bound")
@@ -64,6 +64,9 @@ class Family:
     upgrade_config(flat_saved_config, version) -> flat config: translate the keys of
         a config saved by an older jaxgen (engine.config.complete)
     conditional(config) -> bool: whether `sample` reads `cond`
+    train_log(config, state) -> dict: values from the state added to every train row of
+        metrics.jsonl (hvae: the count of skipped updates); it may raise a JaxgenError
+        to stop the run (the last checkpoint is kept)
     """
 
     name: str
@@ -82,6 +85,7 @@ class Family:
     phase_start: Optional[Callable] = None
     upgrade_config: Optional[Callable] = None
     conditional: Optional[Callable] = None
+    train_log: Optional[Callable] = None
     cpu_note: str = ""  # for `jaxgen list`: which experiments/ config suits a 2-core CPU
 
     def kind_of_likelihood(self, config) -> Optional[str]:

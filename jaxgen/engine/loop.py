@@ -474,7 +474,10 @@ def _train_locked(family, config, workdir, progress):
                     pending = None
                 if due["log"]:
                     rate = window.count / max(time.perf_counter() - window.start, 1e-9)
-                    logger.write(step, "train", {**window.means(), "steps_per_sec": rate,
+                    from_state = (family.train_log(phase_config, state)
+                                  if family.train_log is not None else {})
+                    logger.write(step, "train", {**window.means(), **from_state,
+                                                 "steps_per_sec": rate,
                                                  "train_seconds": train_seconds()})
                     window = _Window()
                 if due["eval"] and calls[index].eval is not None:

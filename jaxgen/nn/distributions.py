@@ -133,9 +133,23 @@ def iwae_log_likelihood(log_joint_fn, mean, log_var, key, num_samples: int,
     `chunk_size` at a time with `lax.map`, and memory grows with the chunk,
     not with K (K = 1000 fits).
     """
-    def log_weight(k):  # one sample index -> [B]
-        z = reparameterize(jax.random.fold_in(key, k), mean, log_var)
+    def log_weight(sample_key):  # -> [B]
+        z = reparameterize(sample_key, mean, log_var)
         return log_joint_fn(z) - diag_gaussian_log_prob(z, mean, log_var)
+
+    return importance_weighted_bound(log_weight, key, num_samples, chunk_size)
+
+
+def importance_weighted_bound(log_weight_fn, key, num_samples: int, chunk_size: int = 1):
+    """log (1/K) sum_k exp(log_weight_fn(fold_in(key, k))), k < K. [B]
+
+    `log_weight_fn(key) -> [B]` is log p(x, z) - log q(z | x) at one draw z ~ q
+    made from `key` (any q: one Gaussian, a hierarchy of groups). The K draws
+    run `chunk_size` at a time with `lax.map`, so memory grows with the
+    chunk, not with K, and the bound does not depend on `chunk_size`.
+    """
+    def log_weight(k):  # one sample index -> [B]
+        return log_weight_fn(jax.random.fold_in(key, k))
 
     indices = jnp.arange(num_samples)
     if chunk_size > 1:

@@ -1,0 +1,1 @@
+"""Hierarchical VAE (`hvae`): latent groups at several resolutions, top-down."""
