@@ -54,7 +54,7 @@ def test_shard_axis_is_the_largest_axis_the_fsdp_size_divides(shape, parts, axis
 
 def test_fsdp_must_divide_the_device_count_and_nothing_is_written(tmp_path):
     devices = jax.device_count()
-    with pytest.raises(ConfigError, match="divisor of the"):
+    with pytest.raises(ConfigError, match="must divide the device count"):
         sharding.make_mesh(devices + 1)
     workdir = tmp_path / "run"
     with pytest.raises(ConfigError, match="'fsdp'"):

@@ -24,7 +24,8 @@ from jaxgen.engine.logging import MetricsLogger, Progress
 from jaxgen.errors import CheckpointError, ConfigError, NonFiniteLossError
 
 # Keys that may change when a run is resumed: they schedule the work but do
-# not change what is computed at any step.
+# not change what is computed at any step (`fsdp` says where the state is
+# kept, as the device count does; sums change order only).
 RESUMABLE_KEYS = ("steps", "log_every", "sample_every", "ckpt_every", "eval_every",
                   "eval_batches", "steps_per_call", "num_grid", "max_to_keep", "fsdp")
 

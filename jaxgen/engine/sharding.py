@@ -26,8 +26,8 @@ def make_mesh(fsdp: int = 1) -> jax.sharding.Mesh:
     fsdp divides the device count."""
     devices = jax.device_count()
     if fsdp < 1 or devices % fsdp:
-        raise ConfigError(f"config key 'fsdp' must be a divisor of the {devices} devices "
-                          f"(the size of the mesh axis parameters are sharded over), got {fsdp}")
+        raise ConfigError(f"config key 'fsdp' must divide the device count ({devices}): it is "
+                          f"the size of the mesh axis the parameters are split over; got {fsdp}")
     # Auto axes: XLA propagates the shardings through the model and inserts
     # the collectives itself; the model code stays sharding-agnostic.
     return jax.make_mesh((devices // fsdp, fsdp), ("data", "fsdp"),
