@@ -87,6 +87,9 @@ class Family:
     conditional: Optional[Callable] = None
     train_log: Optional[Callable] = None
     cpu_note: str = ""  # for `jaxgen list`: which experiments/ config suits a 2-core CPU
+    # The config's `compute_dtype` values whose networks this family builds
+    # (float32 parameters always); any other is refused (engine.config).
+    compute_dtypes: tuple = ("float32",)
 
     def kind_of_likelihood(self, config) -> Optional[str]:
         if self.log_likelihood is None or self.likelihood_kind is None:

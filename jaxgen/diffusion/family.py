@@ -189,5 +189,6 @@ register(Family(
     sample=sampling.sample, log_likelihood=steps.log_likelihood,
     likelihood_kind=steps.likelihood_kind, eval_step=steps.eval_step,
     evaluations=evaluation.EVALUATIONS, pictures=evaluation.pictures,
+    compute_dtypes=("float32", "bfloat16"),  # the U-Net and the MLP denoiser (parts.make_model)
     network_evals=sampling.network_evals, upgrade_config=upgrade_config,
     conditional=lambda config: config.conditional, cpu_note=CPU_NOTE))

@@ -23,7 +23,7 @@ nn.ConvTranspose (slow weight gradient on CPU, DESIGN.md).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -45,46 +45,59 @@ class Conditioning(nn.Module):
     dim: int
     base_dim: int
     num_classes: int = 0  # 0: unconditional; else labels in 0..K, K meaning "none"
+    dtype: Any = None  # compute dtype (jaxgen.nn.precision), in every module here
 
     @nn.compact
     def __call__(self, t, labels=None):
-        emb = timestep_embedding(t, self.base_dim)
-        emb = nn.Dense(self.dim)(nn.swish(nn.Dense(self.dim)(emb)))
+        emb = timestep_embedding(t, self.base_dim)  # float32: the angles need its precision
+        # One expression, as before: flax names the outer Dense first (Dense_0).
+        emb = nn.Dense(self.dim, dtype=self.dtype)(
+            nn.swish(nn.Dense(self.dim, dtype=self.dtype)(emb)))
         if self.num_classes:
-            emb = emb + nn.Embed(self.num_classes + 1, self.dim, name="label_embed")(labels)
+            emb = emb + nn.Embed(self.num_classes + 1, self.dim, name="label_embed",
+                                 dtype=self.dtype)(labels)
         return emb
 
 
-def group_norm(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(num_groups=min(8, channels))
+def group_norm(channels: int, dtype=None) -> nn.GroupNorm:
+    # Flax computes the group statistics in float32 whatever `dtype` is.
+    return nn.GroupNorm(num_groups=min(8, channels), dtype=dtype)
 
 
 class ResBlock(nn.Module):
     features: int
     conv: str = "fast"
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x, emb):  # x [B, H, W, C_in], emb [B, E] -> [B, H, W, features]
-        h = conv3x3(self.features, self.conv)(nn.swish(group_norm(x.shape[-1])(x)))
-        h = h + nn.Dense(self.features)(nn.swish(emb))[:, None, None, :]
+        dt = self.dtype
+        h = conv3x3(self.features, self.conv, dtype=dt)(nn.swish(group_norm(x.shape[-1], dt)(x)))
+        h = h + nn.Dense(self.features, dtype=dt)(nn.swish(emb))[:, None, None, :]
         # The second conv starts at zero, so each block starts as the identity.
-        h = conv3x3(self.features, self.conv, zero_init=True)(nn.swish(group_norm(self.features)(h)))
+        h = conv3x3(self.features, self.conv, zero_init=True, dtype=dt)(
+            nn.swish(group_norm(self.features, dt)(h)))
         if x.shape[-1] != self.features:
-            x = nn.Dense(self.features, name="skip")(x)  # a 1x1 conv
+            x = nn.Dense(self.features, name="skip", dtype=dt)(x)  # a 1x1 conv
         return x + h
 
 
 class SelfAttention(nn.Module):
     """Single-head self-attention over the H*W positions, residual."""
 
+    dtype: Any = None
+
     @nn.compact
     def __call__(self, x):  # [B, H, W, C]
         b, hgt, wid, c = x.shape
-        h = group_norm(c)(x).reshape(b, hgt * wid, c)
-        q, k, v = jnp.split(nn.Dense(3 * c)(h), 3, axis=-1)
-        weights = nn.softmax(jnp.einsum("bqc,bkc->bqk", q, k) / math.sqrt(c), axis=-1)
+        h = group_norm(c, self.dtype)(x).reshape(b, hgt * wid, c)
+        q, k, v = jnp.split(nn.Dense(3 * c, dtype=self.dtype)(h), 3, axis=-1)
+        # The softmax in float32 (a no-op in a float32 model): its exponentials
+        # and normalising sum are where bfloat16 would lose the most.
+        logits = jnp.einsum("bqc,bkc->bqk", q, k).astype(jnp.float32) / math.sqrt(c)
+        weights = nn.softmax(logits, axis=-1).astype(v.dtype)
         out = jnp.einsum("bqk,bkc->bqc", weights, v)
-        out = nn.Dense(c, kernel_init=nn.initializers.zeros_init())(out)
+        out = nn.Dense(c, kernel_init=nn.initializers.zeros_init(), dtype=self.dtype)(out)
         return x + out.reshape(b, hgt, wid, c)
 
 
@@ -100,32 +113,34 @@ class UNet(nn.Module):
     attention: bool = True      # self-attention in the middle (lowest resolution)
     num_classes: int = 0
     conv: str = "fast"
+    dtype: Any = None  # compute dtype; parameters stay float32
 
     @nn.compact
     def __call__(self, x, t, labels=None):  # x [B, H, W, C], t [B] -> [B, H, W, C]
-        emb = Conditioning(4 * self.channels, self.channels, self.num_classes)(t, labels)
-        h = conv3x3(self.channels, self.conv)(x)
+        dt = self.dtype
+        emb = Conditioning(4 * self.channels, self.channels, self.num_classes, dt)(t, labels)
+        h = conv3x3(self.channels, self.conv, dtype=dt)(x)
         skips = [h]
         last = len(self.channel_mults) - 1
         for level, mult in enumerate(self.channel_mults):
             for _ in range(self.num_res_blocks):
-                h = ResBlock(self.channels * mult, self.conv)(h, emb)
+                h = ResBlock(self.channels * mult, self.conv, dt)(h, emb)
                 skips.append(h)
             if level != last:
-                h = conv3x3(h.shape[-1], self.conv, stride=2)(h)  # downsample
+                h = conv3x3(h.shape[-1], self.conv, stride=2, dtype=dt)(h)  # downsample
                 skips.append(h)
-        h = ResBlock(h.shape[-1], self.conv)(h, emb)
+        h = ResBlock(h.shape[-1], self.conv, dt)(h, emb)
         if self.attention:
-            h = SelfAttention()(h)
-        h = ResBlock(h.shape[-1], self.conv)(h, emb)
+            h = SelfAttention(dt)(h)
+        h = ResBlock(h.shape[-1], self.conv, dt)(h, emb)
         for level in reversed(range(len(self.channel_mults))):
             for _ in range(self.num_res_blocks + 1):
-                h = ResBlock(self.channels * self.channel_mults[level], self.conv)(
+                h = ResBlock(self.channels * self.channel_mults[level], self.conv, dt)(
                     jnp.concatenate([h, skips.pop()], axis=-1), emb)
             if level != 0:
-                h = conv3x3(h.shape[-1], self.conv)(upsample_nearest(h))
-        h = nn.swish(group_norm(h.shape[-1])(h))
-        return conv3x3(x.shape[-1], self.conv, zero_init=True, name="out")(h)
+                h = conv3x3(h.shape[-1], self.conv, dtype=dt)(upsample_nearest(h))
+        h = nn.swish(group_norm(h.shape[-1], dt)(h))
+        return conv3x3(x.shape[-1], self.conv, zero_init=True, name="out", dtype=dt)(h)
 
 
 class MLPDenoiser(nn.Module):
@@ -134,13 +149,16 @@ class MLPDenoiser(nn.Module):
     width: int = 256
     num_blocks: int = 3
     num_classes: int = 0
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x, t, labels=None):  # x [B, D], t [B] -> [B, D]
-        emb = Conditioning(self.width, 64, self.num_classes)(t, labels)
-        h = nn.Dense(self.width)(x)
+        dt, zeros = self.dtype, nn.initializers.zeros_init()
+        emb = Conditioning(self.width, 64, self.num_classes, dt)(t, labels)
+        h = nn.Dense(self.width, dtype=dt)(x)
         for _ in range(self.num_blocks):
-            r = nn.Dense(self.width)(nn.swish(nn.LayerNorm()(h))) + nn.Dense(self.width)(emb)
-            h = h + nn.Dense(self.width, kernel_init=nn.initializers.zeros_init())(nn.swish(r))
-        return nn.Dense(x.shape[-1], kernel_init=nn.initializers.zeros_init())(
-            nn.swish(nn.LayerNorm()(h)))
+            r = (nn.Dense(self.width, dtype=dt)(nn.swish(nn.LayerNorm(dtype=dt)(h)))
+                 + nn.Dense(self.width, dtype=dt)(emb))
+            h = h + nn.Dense(self.width, kernel_init=zeros, dtype=dt)(nn.swish(r))
+        return nn.Dense(x.shape[-1], kernel_init=zeros, dtype=dt)(
+            nn.swish(nn.LayerNorm(dtype=dt)(h)))

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from jaxgen import data
 from jaxgen.diffusion import latent, losses, schedules
 from jaxgen.diffusion.models import MLPDenoiser, UNet
+from jaxgen.nn import precision
 
 KINDS = ("image", "point", "latent")
 
@@ -64,12 +65,20 @@ def from_diffusion_space(config, state, x):
 
 
 def make_model(config):
+    dtype = precision.layer_dtype(config)
     if data_kind(config) == "image":
         return UNet(channels=config.base_channels, channel_mults=tuple(config.channel_mults),
                     num_res_blocks=config.num_res_blocks, attention=config.attention,
-                    num_classes=num_classes(config), conv=config.conv)
+                    num_classes=num_classes(config), conv=config.conv, dtype=dtype)
     return MLPDenoiser(width=config.mlp_width, num_blocks=config.mlp_blocks,
-                       num_classes=num_classes(config))
+                       num_classes=num_classes(config), dtype=dtype)
+
+
+def make_apply(config):
+    """(params, x_t, t, labels) -> the network's output in float32, whatever the
+    compute dtype: losses, the bound and the sampling chain read it."""
+    apply = make_model(config).apply
+    return lambda params, *args: precision.to_float32(apply(params, *args))
 
 
 def make_schedule(config) -> schedules.Schedule:

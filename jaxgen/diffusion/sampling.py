@@ -30,7 +30,7 @@ def make_predict_fn(config, params, labels):
     unconditional outputs of one doubled batch, mixed (1 + w) c - w u. Mixing
     the raw outputs equals mixing eps for every parameterization: the
     conversion to eps is affine in the output and the weights sum to 1."""
-    apply = parts.make_model(config).apply
+    apply = parts.make_apply(config)
     w = config.guidance
     if labels is None or not guided(config):
         return lambda x, t: apply(params, x, t, labels)

@@ -44,7 +44,7 @@ def objective(config, params, state, batch, key):
     x0 = parts.to_diffusion_space(config, state, batch, k_z)
     t = jax.random.randint(k_t, (x0.shape[0],), 0, config.num_timesteps)
     eps = jax.random.normal(k_eps, x0.shape, x0.dtype)
-    return losses.regression_loss(parts.make_model(config).apply, params,
+    return losses.regression_loss(parts.make_apply(config), params,
                                   parts.make_schedule(config), x0, t, eps,
                                   training_labels(config, batch, k_drop), config.prediction)
 
@@ -88,7 +88,7 @@ def log_likelihood(config, state, batch, key):
     params = parts.model_params(config, state)
     labels = parts.null_labels(config, batch["image"].shape[0])
     schedule = parts.make_schedule(config)
-    apply = parts.make_model(config).apply
+    apply = parts.make_apply(config)
 
     def denoise_fn(x_t, t):
         ab = schedules.broadcast_to(schedules.alpha_bar_at(schedule, t), x_t)

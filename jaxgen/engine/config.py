@@ -52,6 +52,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.metrics = "fid"            # comma-separated, as `jaxgen eval --metrics`
     c.metrics_num = 2000         # samples per periodic evaluation
     c.max_to_keep = 3            # checkpoints kept on disk
+    # Scale (engine/sharding.py): parameters and optimizer state split over an
+    # `fsdp` mesh axis of this size (1: replicated, pure data parallel), and
+    # the dtype the networks compute in (parameters stay float32).
+    c.fsdp = 1
+    c.compute_dtype = "float32"  # or "bfloat16" (families that declare it)
     return c
 
 
@@ -189,6 +194,30 @@ def validate_common(config) -> None:
         raise ConfigError(f"config key 'max_to_keep' must be >= 1 (checkpoints kept on disk), "
                           f"got {config.max_to_keep}")
     check_seed(config.seed, "config key 'seed'")
+    check_scale(config)
+
+
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def check_scale(config) -> None:
+    """`fsdp` >= 1 (that it divides the device count is checked where the mesh
+    is built) and a `compute_dtype` the family computes in."""
+    if config.fsdp < 1:
+        raise ConfigError(f"config key 'fsdp' must be >= 1 (1: replicated parameters), "
+                          f"got {config.fsdp}")
+    if config.compute_dtype not in COMPUTE_DTYPES:
+        raise ConfigError(f"config key 'compute_dtype' must be one of {COMPUTE_DTYPES}, "
+                          f"got {config.compute_dtype!r}")
+    if config.compute_dtype != "float32":
+        from jaxgen import registry
+        family = registry.get(config.family)
+        if config.compute_dtype not in family.compute_dtypes:
+            able = [n for n in registry.names()
+                    if config.compute_dtype in registry.get(n).compute_dtypes]
+            raise ConfigError(f"family {family.name} computes in float32 only; "
+                              f"compute_dtype={config.compute_dtype} is wired for: "
+                              f"{', '.join(able) or 'none'}")
 
 
 def check_seed(seed: int, what: str = "--seed") -> None:

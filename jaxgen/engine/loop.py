@@ -24,9 +24,10 @@ from jaxgen.engine.logging import MetricsLogger, Progress
 from jaxgen.errors import CheckpointError, ConfigError, NonFiniteLossError
 
 # Keys that may change when a run is resumed: they schedule the work but do
-# not change what is computed at any step.
+# not change what is computed at any step (`fsdp` says where the state is
+# kept, as the device count does; sums change order only).
 RESUMABLE_KEYS = ("steps", "log_every", "sample_every", "ckpt_every", "eval_every",
-                  "eval_batches", "steps_per_call", "num_grid", "max_to_keep",
+                  "eval_batches", "steps_per_call", "num_grid", "max_to_keep", "fsdp",
                   "metrics_every", "metrics", "metrics_num")
 
 
@@ -282,14 +283,20 @@ def train_run(config, workdir: str, *, progress: bool = True):
         return _train_locked(family, config, workdir, progress)
 
 
-def _resume_template(family, config, state_sharding):
-    """The TrainState's shapes and placement, from the data spec alone: a
-    resumed run restores every leaf, so the initialisation is never run."""
+def _abstract_state(family, config):
+    """The TrainState's shapes and dtypes, from the data spec alone (`init` is
+    traced, not run: the family checks its config here)."""
     batch = data.spec(config).batch_shapes(config.batch_size)
-    abstract = jax.eval_shape(functools.partial(family.init, config),
-                              run_keys(config.seed).init, batch)
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=state_sharding),
-                        abstract)
+    return jax.eval_shape(functools.partial(family.init, config),
+                          run_keys(config.seed).init, batch)
+
+
+def _resume_template(abstract, state_sharding):
+    """The TrainState's shapes and placement, leaf by leaf: a resumed run
+    restores every leaf straight into its shards, so the initialisation is
+    never run."""
+    return jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                        abstract, state_sharding)
 
 
 class _PeriodicMetrics:
@@ -328,9 +335,8 @@ def _prepare_data(config):
 
 
 def _train_locked(family, config, workdir, progress):
-    mesh = sharding.make_mesh()
+    mesh = sharding.make_mesh(config.fsdp)
     sharding.check_batch_size(config.batch_size, mesh)
-    state_sharding = sharding.replicated(mesh)
     keys = run_keys(config.seed)
     k = config.steps_per_call
     resuming = bool(Checkpointer.saved_steps(workdir))
@@ -340,7 +346,10 @@ def _train_locked(family, config, workdir, progress):
         config = reconcile_config(config, workdir)
     # The family checks its config while `init` is traced: before anything is written.
     phases = phase_configs(family, config)
-    template = _resume_template(family, config, state_sharding)
+    abstract = _abstract_state(family, config)
+    # Replicated with fsdp = 1; else every array split over the `fsdp` axis where it divides.
+    state_sharding = sharding.state_sharding(mesh, abstract)
+    template = _resume_template(abstract, state_sharding)
     periodic_metrics = (_PeriodicMetrics(family, config, workdir, keys.sample)
                         if config.metrics_every else None)  # unknown names: refused here
     train_sides = None

@@ -1,7 +1,13 @@
-"""Data parallelism with jit + NamedSharding over a 1-D mesh axis `data`.
+"""Data parallelism, optionally with sharded state, by jit + NamedSharding.
 
-State is replicated; each batch is split along its batch axis across all
-devices, and XLA inserts the gradient all-reduce (DESIGN.md, "Engine").
+The mesh has two axes, `data` x `fsdp` (DESIGN.md, "Engine" and "Scale").
+Every batch is split along its batch axis across all devices (both axes), so
+each device computes the gradient of its own slice and XLA inserts the
+reduction. With fsdp = 1 (the default) the state is replicated: pure data
+parallelism. With fsdp = k > 1 every parameter and optimizer-state array is
+cut into k pieces along one axis (`state_sharding`), a piece per device of
+an `fsdp` group; XLA gathers the pieces where the computation needs them. No
+collective is written by hand: only the arrays' shardings are declared.
 """
 from __future__ import annotations
 
@@ -11,21 +17,57 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from jaxgen.errors import ConfigError
 
+# The mesh axes a batch is split over: all of them, so every device gets a slice.
+BATCH_AXES = ("data", "fsdp")
 
-def make_mesh() -> jax.sharding.Mesh:
-    # Auto axis: XLA propagates the batch sharding through reshapes and inserts
-    # the all-reduce itself; the model code stays sharding-agnostic.
-    return jax.make_mesh((jax.device_count(),), ("data",),
-                         axis_types=(jax.sharding.AxisType.Auto,))
+
+def make_mesh(fsdp: int = 1) -> jax.sharding.Mesh:
+    """A (devices / fsdp) x fsdp mesh over every device; ConfigError unless
+    fsdp divides the device count."""
+    devices = jax.device_count()
+    if fsdp < 1 or devices % fsdp:
+        raise ConfigError(f"config key 'fsdp' must divide the device count ({devices}): it is "
+                          f"the size of the mesh axis the parameters are split over; got {fsdp}")
+    # Auto axes: XLA propagates the shardings through the model and inserts
+    # the collectives itself; the model code stays sharding-agnostic.
+    return jax.make_mesh((devices // fsdp, fsdp), ("data", "fsdp"),
+                         axis_types=(jax.sharding.AxisType.Auto,) * 2)
 
 
 def replicated(mesh) -> NamedSharding:
     return NamedSharding(mesh, P())
 
 
+def shard_axis(shape, parts: int):
+    """The axis of an array of `shape` that is cut into `parts` pieces: the
+    largest one that `parts` divides (the first of equal ones); None if no
+    axis divides (the array is then replicated)."""
+    divisible = [axis for axis, size in enumerate(shape) if size % parts == 0 and size >= parts]
+    if parts == 1 or not divisible:
+        return None
+    return max(divisible, key=lambda axis: (shape[axis], -axis))
+
+
+def array_sharding(mesh, shape) -> NamedSharding:
+    """One state array's placement: split over `fsdp` along `shard_axis`, else replicated."""
+    axis = shard_axis(shape, mesh.shape["fsdp"])
+    if axis is None:
+        return replicated(mesh)
+    spec = [None] * len(shape)
+    spec[axis] = "fsdp"
+    return NamedSharding(mesh, P(*spec))
+
+
+def state_sharding(mesh, abstract_state):
+    """The sharding of every leaf of a TrainState (or any pytree of arrays or
+    ShapeDtypeStructs): parameters, optimizer moments, EMA and extras alike,
+    so an Adam moment sits on the same devices as its parameter."""
+    return jax.tree.map(lambda leaf: array_sharding(mesh, leaf.shape), abstract_state)
+
+
 def batch_sharding(mesh, stacked: bool = False) -> NamedSharding:
-    """Split the batch axis; a stacked [k, B, ...] batch keeps its k axis whole."""
-    return NamedSharding(mesh, P(None, "data") if stacked else P("data"))
+    """Split the batch axis over every device; a stacked [k, B, ...] batch keeps its k axis whole."""
+    return NamedSharding(mesh, P(None, BATCH_AXES) if stacked else P(BATCH_AXES))
 
 
 def check_batch_size(batch_size: int, mesh) -> None:

@@ -228,7 +228,8 @@ def _register() -> None:
                         network_evals=lambda config: 1,  # one generator pass per sample
                         upgrade_config=upgrade_config,
                         conditional=lambda config: bool(config.conditional),
-                        cpu_note=variant.cpu_note))
+                        cpu_note=variant.cpu_note,
+                        compute_dtypes=("float32", "bfloat16")))  # models.py threads it
 
 
 _register()

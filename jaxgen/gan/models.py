@@ -24,14 +24,14 @@ Packing (PacGAN): D sees `pack` samples at once, concatenated along features
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jaxgen import data
-from jaxgen.nn import fast_conv
+from jaxgen.nn import fast_conv, precision
 
 LEAK = 0.2
 ACTIVATIONS = ("leaky_relu", "relu")
@@ -60,12 +60,14 @@ class ProjectionHead(nn.Module):
     """features [N, F] -> logits [N]: linear output plus, with labels, the class projection."""
 
     num_classes: int = 0
+    dtype: Any = None  # compute dtype (jaxgen.nn.precision), in every model here
 
     @nn.compact
     def __call__(self, h, labels=None):
-        logit = nn.Dense(1, name="out")(h)[:, 0]  # [N]
+        logit = nn.Dense(1, name="out", dtype=self.dtype)(h)[:, 0]  # [N]
         if self.num_classes and labels is not None:
-            embed = nn.Embed(self.num_classes, h.shape[-1], name="class_embed")(labels)  # [N, F]
+            embed = nn.Embed(self.num_classes, h.shape[-1], name="class_embed",
+                             dtype=self.dtype)(labels)  # [N, F]
             logit = logit + jnp.sum(embed * h, axis=-1)
         return logit
 
@@ -82,14 +84,15 @@ class MLPGenerator(nn.Module):
     hidden: Sequence[int] = (256, 512, 1024)
     act: str = "leaky_relu"
     tanh_output: bool = True  # images in [-1, 1]; 2-D points are unbounded
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, z, onehot=None, train: bool = True):  # z [B, D] -> [B, *out_shape]
         del train  # no batch statistics in the MLP
         x = z if onehot is None else jnp.concatenate([z, onehot], axis=-1)
         for width in self.hidden:
-            x = activation(self.act)(nn.Dense(width)(x))
-        x = nn.Dense(math.prod(self.out_shape))(x)
+            x = activation(self.act)(nn.Dense(width, dtype=self.dtype)(x))
+        x = nn.Dense(math.prod(self.out_shape), dtype=self.dtype)(x)
         x = jnp.tanh(x) if self.tanh_output else x
         return x.reshape((z.shape[0],) + tuple(self.out_shape))
 
@@ -99,15 +102,16 @@ class MLPDiscriminator(nn.Module):
     act: str = "leaky_relu"
     dropout: float = 0.3
     num_classes: int = 0
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x, labels=None, train: bool = True):  # x [N, ...] -> logits [N]
         h = x.reshape(x.shape[0], -1)
         for width in self.hidden:
-            h = activation(self.act)(nn.Dense(width)(h))
+            h = activation(self.act)(nn.Dense(width, dtype=self.dtype)(h))
             if self.dropout > 0:
                 h = nn.Dropout(self.dropout, deterministic=not train)(h)
-        return ProjectionHead(self.num_classes)(h, labels)
+        return ProjectionHead(self.num_classes, dtype=self.dtype)(h, labels)
 
 
 class DCGANGenerator(nn.Module):
@@ -118,22 +122,27 @@ class DCGANGenerator(nn.Module):
     out_shape: Sequence[int]  # (H, W, C) of the dataset's images
     channels: Sequence[int] = (128, 64, 32)
     bn_momentum: float = 0.9
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, z, onehot=None, train: bool = True):
         x = z if onehot is None else jnp.concatenate([z, onehot], axis=-1)
         height, width, out_channels = self.out_shape
         h0, w0 = start_resolution((height, width), len(self.channels))
-        x = nn.Dense(h0 * w0 * self.channels[0])(x)
+        x = nn.Dense(h0 * w0 * self.channels[0], dtype=self.dtype)(x)
         x = x.reshape(z.shape[0], h0, w0, self.channels[0])  # [B, h0, w0, C0]
         x = nn.relu(self._norm(train)(x))
         for width_out in self.channels[1:]:
-            x = fast_conv.ConvTranspose(width_out, kernel_size=4, stride=2)(x)  # 2x size
+            x = fast_conv.ConvTranspose(width_out, kernel_size=4, stride=2,
+                                        dtype=self.dtype)(x)  # 2x size
             x = nn.relu(self._norm(train)(x))
-        return jnp.tanh(fast_conv.Conv(out_channels, kernel_size=3, stride=1)(x))  # [B, H, W, C]
+        return jnp.tanh(fast_conv.Conv(out_channels, kernel_size=3, stride=1,
+                                       dtype=self.dtype)(x))  # [B, H, W, C]
 
     def _norm(self, train: bool):
-        return nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum)
+        # Its statistics are computed in float32 and kept in float32 whatever dtype is.
+        return nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
+                            dtype=self.dtype)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -141,29 +150,35 @@ class DCGANDiscriminator(nn.Module):
 
     channels: Sequence[int] = (32, 64)
     num_classes: int = 0
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x, labels=None, train: bool = True):
         del train  # no dropout or normalisation in the critic
         for width in self.channels:
-            x = nn.leaky_relu(fast_conv.Conv(width, kernel_size=4, stride=2)(x), LEAK)
+            x = nn.leaky_relu(fast_conv.Conv(width, kernel_size=4, stride=2, dtype=self.dtype)(x),
+                              LEAK)
         h = x.reshape(x.shape[0], -1)  # [N, H/2^k * W/2^k * C]
-        return ProjectionHead(self.num_classes)(h, labels)
+        return ProjectionHead(self.num_classes, dtype=self.dtype)(h, labels)
 
 
 def make_generator(config, out_shape, tanh_output: bool) -> nn.Module:
+    dtype = precision.layer_dtype(config)
     if config.arch == "mlp":
         return MLPGenerator(hidden=tuple(config.g_hidden), out_shape=tuple(out_shape),
-                            act=config.activation, tanh_output=tanh_output)
+                            act=config.activation, tanh_output=tanh_output, dtype=dtype)
     return DCGANGenerator(channels=tuple(config.g_channels), out_shape=tuple(out_shape),
-                          bn_momentum=config.bn_momentum)
+                          bn_momentum=config.bn_momentum, dtype=dtype)
 
 
 def make_discriminator(config, num_classes: Optional[int]) -> nn.Module:
+    dtype = precision.layer_dtype(config)
     if config.arch == "mlp":
         return MLPDiscriminator(hidden=tuple(config.d_hidden), act=config.activation,
-                                dropout=config.d_dropout, num_classes=num_classes or 0)
-    return DCGANDiscriminator(channels=tuple(config.d_channels), num_classes=num_classes or 0)
+                                dropout=config.d_dropout, num_classes=num_classes or 0,
+                                dtype=dtype)
+    return DCGANDiscriminator(channels=tuple(config.d_channels), num_classes=num_classes or 0,
+                              dtype=dtype)
 
 
 # --------------------------------------------------------------------------- applying them
@@ -205,24 +220,25 @@ def generate(config, g_params, g_stats, z, labels, train: bool):
 
     In training mode batch norm normalises with the batch's statistics and
     returns updated running averages; otherwise it uses the running averages.
+    The samples are float32 whatever the compute dtype (losses read them).
     """
     model = make_generator(config, example_shape(config), tanh_output=not is_points(config))
     onehot = None if labels is None else jax.nn.one_hot(labels, num_classes(config))
     variables = {"params": g_params}
     if g_stats is None:
-        return model.apply(variables, z, onehot, train=train), None
+        return precision.to_float32(model.apply(variables, z, onehot, train=train)), None
     variables["batch_stats"] = g_stats
     if not train:
-        return model.apply(variables, z, onehot, train=False), g_stats
+        return precision.to_float32(model.apply(variables, z, onehot, train=False)), g_stats
     x, updated = model.apply(variables, z, onehot, train=True, mutable=["batch_stats"])
-    return x, updated["batch_stats"]
+    return precision.to_float32(x), updated["batch_stats"]
 
 
 def discriminate_packed(config, d_params, packed, labels, key, train: bool):
-    """D's raw outputs on already packed inputs [B / pack, ...]. [B / pack]"""
+    """D's raw outputs on already packed inputs [B / pack, ...], float32. [B / pack]"""
     model = make_discriminator(config, num_classes(config))
-    return model.apply({"params": d_params}, packed, labels, train=train,
-                       rngs={"dropout": key} if train else {})
+    return precision.to_float32(model.apply({"params": d_params}, packed, labels, train=train,
+                                            rngs={"dropout": key} if train else {}))
 
 
 def discriminate(config, d_params, x, labels, key, train: bool):

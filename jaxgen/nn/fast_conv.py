@@ -233,7 +233,7 @@ class Conv(SameConvParams):
     @nn.compact
     def __call__(self, x):
         kernel, bias = self.kernel_and_bias(x.shape[-1])
-        return conv_same(x, kernel, self.stride, bias, self.method)
+        return conv_same(self.compute_input(x), kernel, self.stride, bias, self.method)
 
 
 class ConvTranspose(SameConvParams):
@@ -244,7 +244,7 @@ class ConvTranspose(SameConvParams):
     @nn.compact
     def __call__(self, x):
         kernel, bias = self.kernel_and_bias(x.shape[-1])
-        return conv_transpose_same(x, kernel, self.stride, bias)
+        return conv_transpose_same(self.compute_input(x), kernel, self.stride, bias)
 
 
 # ----------------------------------------------------------------- choosing one
@@ -252,13 +252,15 @@ class ConvTranspose(SameConvParams):
 CONV_CHOICES = ("fast", "flax")  # config key `conv` of the families that offer both
 
 
-def conv3x3(features: int, impl: str, stride: int = 1, name=None, zero_init: bool = False):
+def conv3x3(features: int, impl: str, stride: int = 1, name=None, zero_init: bool = False,
+            dtype=None):
     """A 3x3 'SAME' convolution: jaxgen's GEMM form (`impl="fast"`) or flax's
-    nn.Conv (`"flax"`), the same function with the same parameters."""
+    nn.Conv (`"flax"`), the same function with the same parameters; `dtype`
+    the compute dtype (jaxgen.nn.precision)."""
     init = nn.initializers.zeros_init() if zero_init else nn.initializers.lecun_normal()
     if impl == "fast":
-        return Conv(features, 3, stride, kernel_init=init, name=name)
+        return Conv(features, 3, stride, kernel_init=init, name=name, dtype=dtype)
     if impl == "flax":
         return nn.Conv(features, (3, 3), strides=(stride, stride), padding="SAME",
-                       kernel_init=init, name=name)
+                       kernel_init=init, name=name, dtype=dtype)
     raise ValueError(f"unknown conv {impl!r}; choose from {CONV_CHOICES}")

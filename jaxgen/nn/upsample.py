@@ -77,6 +77,7 @@ class ConvTransposeSubpixel(SameConvParams):
     @nn.compact
     def __call__(self, x):  # [B, H, W, C_in] -> [B, s*H, s*W, features]
         s = self.stride
+        x = self.compute_input(x)
         kernel, bias = self.kernel_and_bias(x.shape[-1])
         dense, (d_min, d_max) = subpixel_kernel(kernel, s)
         # Output pixel m of every phase reads inputs m + d_min .. m + d_max, and
@@ -86,4 +87,4 @@ class ConvTransposeSubpixel(SameConvParams):
             padding=((-d_min, d_max), (-d_min, d_max)),
             dimension_numbers=("NHWC", "HWIO", "NHWC"))  # [B, H, W, s*s*features]
         y = depth_to_space(y, s)
-        return y if bias is None else y + bias
+        return y if bias is None else y + bias.astype(y.dtype)

@@ -113,7 +113,8 @@ def _register():
                   eval_step=steps.eval_step, pictures=evaluation.pictures,
                   network_evals=lambda config: 1,  # one decoder pass per sample
                   upgrade_config=upgrade_config,
-                  conditional=lambda config: config.conditional)
+                  conditional=lambda config: config.conditional,
+                  compute_dtypes=("float32", "bfloat16"))  # models.py threads it
     register(Family(name="autoencoder",
                     description="convolutional autoencoder (deterministic code; samples from "
                                 "a Gaussian fitted to the training codes)",

@@ -14,14 +14,14 @@ into the encoder, concatenated to z into the decoder.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jaxgen import data
-from jaxgen.nn import fast_conv
+from jaxgen.nn import fast_conv, precision
 from jaxgen.nn.padding import pad_to, padded_shape
 from jaxgen.nn.upsample import ConvTransposeSubpixel
 
@@ -38,6 +38,7 @@ class Encoder(nn.Module):
     latent_dim: int
     channels: Sequence[int] = (32, 64, 128)
     variational: bool = True
+    dtype: Any = None  # compute dtype (jaxgen.nn.precision); parameters stay float32
 
     @nn.compact
     def __call__(self, x, onehot=None):  # x: [B, H', W', C]; onehot: [B, K] or None
@@ -45,12 +46,13 @@ class Encoder(nn.Module):
             planes = jnp.broadcast_to(onehot[:, None, None, :], x.shape[:3] + onehot.shape[-1:])
             x = jnp.concatenate([x, planes], axis=-1)
         for features in self.channels:
-            x = nn.relu(nn.Conv(features, (3, 3), strides=(2, 2), padding="SAME")(x))
+            x = nn.relu(nn.Conv(features, (3, 3), strides=(2, 2), padding="SAME",
+                                dtype=self.dtype)(x))
         x = x.reshape(x.shape[0], -1)  # [B, H'/8 * W'/8 * 128] for three layers
         if not self.variational:
-            return nn.Dense(self.latent_dim, name="z")(x)
-        mean = nn.Dense(self.latent_dim, name="mean")(x)
-        log_var = nn.Dense(self.latent_dim, name="log_var")(x)
+            return nn.Dense(self.latent_dim, name="z", dtype=self.dtype)(x)
+        mean = nn.Dense(self.latent_dim, name="mean", dtype=self.dtype)(x)
+        log_var = nn.Dense(self.latent_dim, name="log_var", dtype=self.dtype)(x)
         return mean, log_var
 
 
@@ -59,27 +61,31 @@ class Decoder(nn.Module):
     out_channels: int = 1
     start_shape: Sequence[int] = (4, 4)  # (H, W) before the first upsampling
     upsample: str = "fast"  # one of UPSAMPLE_CHOICES
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, z, onehot=None):  # z: [B, D] -> [B, H * 2**n, W * 2**n, out_channels]
         if onehot is not None:
             z = jnp.concatenate([z, onehot], axis=-1)
         h, w = self.start_shape
-        x = nn.Dense(h * w * self.channels[0])(z).reshape(z.shape[0], h, w, self.channels[0])
+        x = nn.Dense(h * w * self.channels[0], dtype=self.dtype)(z)
+        x = x.reshape(z.shape[0], h, w, self.channels[0])
         for i, features in enumerate(self.channels):
             x = nn.relu(self._upsampling(features, f"up{i}")(x))
         if self.upsample == "fast":
-            return fast_conv.Conv(self.out_channels, 3, 1, name="out")(x)
-        return nn.Conv(self.out_channels, (3, 3), padding="SAME", name="out")(x)
+            return fast_conv.Conv(self.out_channels, 3, 1, name="out", dtype=self.dtype)(x)
+        return nn.Conv(self.out_channels, (3, 3), padding="SAME", name="out", dtype=self.dtype)(x)
 
     def _upsampling(self, features: int, name: str) -> nn.Module:
         """A stride-2 3x3 'SAME' transposed convolution, in the chosen form."""
         if self.upsample == "fast":
-            return fast_conv.ConvTranspose(features, 3, 2, name=name)
+            return fast_conv.ConvTranspose(features, 3, 2, name=name, dtype=self.dtype)
         if self.upsample == "subpixel":
-            return ConvTransposeSubpixel(features, kernel_size=3, stride=2, name=name)
+            return ConvTransposeSubpixel(features, kernel_size=3, stride=2, name=name,
+                                         dtype=self.dtype)
         if self.upsample == "transpose":
-            return nn.ConvTranspose(features, (3, 3), strides=(2, 2), padding="SAME", name=name)
+            return nn.ConvTranspose(features, (3, 3), strides=(2, 2), padding="SAME", name=name,
+                                    dtype=self.dtype)
         raise ValueError(f"unknown upsample {self.upsample!r}; choose from {UPSAMPLE_CHOICES}")
 
 
@@ -93,11 +99,13 @@ class AutoEncoder(nn.Module):
     variational: bool = True
     upsample: str = "fast"
     start_shape: Sequence[int] = (4, 4)  # the decoder's first feature map (H, W)
+    dtype: Any = None  # compute dtype of both networks (jaxgen.nn.precision)
 
     def setup(self):
-        self.encoder = Encoder(self.latent_dim, self.enc_channels, self.variational)
+        self.encoder = Encoder(self.latent_dim, self.enc_channels, self.variational,
+                               dtype=self.dtype)
         self.decoder = Decoder(self.dec_channels, self.out_channels, self.start_shape,
-                               upsample=self.upsample)
+                               upsample=self.upsample, dtype=self.dtype)
 
     def encode(self, x, onehot=None):
         return self.encoder(x, onehot)
@@ -144,7 +152,8 @@ def make_model(config) -> AutoEncoder:
                        out_channels=output_channels(config.likelihood,
                                                     data.image_shape(config)[-1]),
                        variational=is_variational(config), upsample=config.upsample,
-                       start_shape=(height // scale, width // scale))
+                       start_shape=(height // scale, width // scale),
+                       dtype=precision.layer_dtype(config))
 
 
 def class_onehot(config, labels):
@@ -162,12 +171,15 @@ def network_input(config, pixels):
 
 def encode(config, params, pixels, labels=None):
     """uint8 images [B, H, W, C] -> (mean, log_var) [B, D] each for a VAE, z [B, D]
-    for an autoencoder. `labels` [B] are read only by a conditional model."""
-    return make_model(config).apply(params, network_input(config, pixels),
-                                    class_onehot(config, labels), method="encode")
+    for an autoencoder, float32 whatever the compute dtype. `labels` [B] are
+    read only by a conditional model."""
+    return precision.to_float32(make_model(config).apply(
+        params, network_input(config, pixels), class_onehot(config, labels), method="encode"))
 
 
 def decode(config, params, z, labels=None):
     """Latents [B, D] -> the decoder's padded output [B, H', W', out] (logits or
-    distribution parameters; losses.py reads them)."""
-    return make_model(config).apply(params, z, class_onehot(config, labels), method="decode")
+    distribution parameters; losses.py reads them), float32 whatever the
+    compute dtype."""
+    return precision.to_float32(
+        make_model(config).apply(params, z, class_onehot(config, labels), method="decode"))

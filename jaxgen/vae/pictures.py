@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 
 from jaxgen import data
 from jaxgen.engine.images import image_grid
+from jaxgen.nn import precision
 from jaxgen.vae import losses, models, sampling
 
 SAMPLE_SIDE = 8
@@ -64,7 +65,7 @@ def reconstruction_images(config, params, pixels, labels):
 
 def decode_mean_onehot(config, params, z, onehot):
     """`sampling.decode_mean` with a (possibly fractional) one-hot [B, K] or None for the class."""
-    out = models.make_model(config).apply(params, z, onehot, method="decode")
+    out = precision.to_float32(models.make_model(config).apply(params, z, onehot, method="decode"))
     return losses.decoder_mean(out, data.image_shape(config))
 
 
