@@ -68,8 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--config", dest="config_file", help="ml_collections get_config() file")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.add_argument("--distributed", action="store_true",
-                       help="multi-host: call jax.distributed.initialize() first (coordinator "
-                            "address and process ids from the cluster environment)")
+                       help="one process of a multi-process run: jax.distributed.initialize() "
+                            "first; with no --coordinator, the cluster environment (SLURM, "
+                            "Open MPI, TPU pods, ...) says who is who")
+    train.add_argument("--coordinator", metavar="HOST:PORT", default=None,
+                       help="with --distributed: the address process 0 listens on (the same "
+                            "for every process)")
+    train.add_argument("--num-processes", type=int, default=None, metavar="N",
+                       help="with --distributed --coordinator: how many processes the run has")
+    train.add_argument("--process-id", type=int, default=None, metavar="I",
+                       help="with --distributed --coordinator: this process's index, 0..N-1")
+    train.add_argument("--heartbeat-timeout", type=int, default=None, metavar="SECONDS",
+                       help="with --distributed: a process silent this long counts as dead "
+                            "and the others stop (default 100)")
 
     sample = sub.add_parser("sample", help="draw samples from a trained run")
     sample.add_argument("--workdir", required=True)
@@ -142,12 +153,15 @@ def _subparser(parser, name):
 
 
 def cmd_train(args, overrides) -> None:
+    from jaxgen.engine import distributed
+    distributed.check_flags(args.distributed, args.coordinator, args.num_processes,
+                            args.process_id, args.heartbeat_timeout)  # before jax loads
     from jaxgen.engine import config as config_lib
     from jaxgen.engine.loop import train_run
 
     if args.distributed:
-        import jax
-        jax.distributed.initialize()
+        distributed.initialize(args.coordinator, args.num_processes, args.process_id,
+                               args.heartbeat_timeout)
     config = config_lib.build_config(args.family, args.config_file,
                                      config_lib.parse_overrides(overrides))
     state, summary = train_run(config, args.workdir, progress=not args.no_progress)
@@ -157,7 +171,8 @@ def cmd_train(args, overrides) -> None:
                          "final.txt" if data.kind(config) == "tokens" else "final.png")
     where = (f"; samples in {final}"
              if registry.get(config.family).sample is not None and os.path.exists(final) else "")
-    print(f"{summary}{where}")
+    if distributed.is_primary():  # one summary line per run, not per process
+        print(f"{summary}{where}")
 
 
 def _writable_output(path: str) -> None:

@@ -14,6 +14,11 @@ On top of that, for damage orbax cannot see:
   names the step used; nothing is deleted;
 - a state holding NaN or inf is never saved, so every checkpoint on disk is
   one that was checked finite.
+
+In a multi-process run every process calls `save` and `restore` (orbax writes
+each process's shards and synchronises them); process 0 alone removes
+unfinished temporaries and writes the checksum list, and `save` returns on
+every process only once the step is complete, its sums included.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxgen.engine import distributed
 from jaxgen.engine import workdir as workdir_lib
 from jaxgen.errors import CheckpointError, NonFiniteLossError
 
@@ -51,10 +57,22 @@ def non_finite_leaves(tree) -> list[str]:
     """Paths of the floating-point leaves of `tree` holding NaN or inf."""
     bad = []
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-        value = np.asarray(jax.device_get(leaf))
-        if np.issubdtype(value.dtype, np.inexact) and not np.all(np.isfinite(value)):
+        if not _all_finite(leaf):
             bad.append(jax.tree_util.keystr(path))
     return bad
+
+
+def _all_finite(leaf) -> bool:
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+        # Sharded over several processes: reduce on the devices, every
+        # process taking part, instead of fetching what this one cannot see.
+        if not jax.dtypes.issubdtype(leaf.dtype, np.inexact):
+            return True
+        replicated = jax.sharding.NamedSharding(leaf.sharding.mesh, jax.sharding.PartitionSpec())
+        return bool(jax.jit(lambda x: jax.numpy.isfinite(x).all(),
+                            out_shardings=replicated)(leaf))
+    value = np.asarray(jax.device_get(leaf))
+    return not (np.issubdtype(value.dtype, np.inexact) and not np.all(np.isfinite(value)))
 
 
 def file_sums(step_dir: str) -> dict:
@@ -103,7 +121,9 @@ class Checkpointer:
         if max_to_keep < 1:  # orbax would delete every checkpoint it writes
             raise CheckpointError(f"max_to_keep must be >= 1, got {max_to_keep}")
         if create:
-            remove_partial_writes(directory)
+            if distributed.is_primary():
+                remove_partial_writes(directory)
+            distributed.barrier("jaxgen_checkpointer_ready")  # nobody writes before that
         options = ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep, create=create,
             # Synchronous saves: when `save` returns the step is on disk, so the
@@ -168,8 +188,10 @@ class Checkpointer:
                 f"{'; the partial write was removed' if removed else ''}; "
                 f"{self.last_good_message()} and loadable") from None
         step_dir = os.path.join(self.directory, str(int(step)))
-        workdir_lib.write_atomically(os.path.join(step_dir, CHECKSUMS),
-                                     json.dumps(file_sums(step_dir), indent=0, sort_keys=True))
+        if distributed.is_primary():  # orbax has synchronised every process's writes
+            workdir_lib.write_atomically(os.path.join(step_dir, CHECKSUMS),
+                                         json.dumps(file_sums(step_dir), indent=0, sort_keys=True))
+        distributed.barrier(f"jaxgen_checkpoint_{int(step)}_complete")
 
     def restore(self, template, step: int | None = None, fallback: bool = True):
         """Restore into the structure, shapes and shardings of `template`.

@@ -15,12 +15,16 @@ from jaxgen.engine import workdir as workdir_lib
 class MetricsLogger:
     """Appends one JSON object per line to WORKDIR/metrics.jsonl and mirrors
     each value to TensorBoard (tensorboardX writes event files without TensorFlow).
+
+    `enabled` False (every process of a multi-process run but process 0):
+    nothing is read or written; the metrics are the same on every process.
     """
 
-    def __init__(self, workdir: str, tensorboard: bool = True):
+    def __init__(self, workdir: str, tensorboard: bool = True, enabled: bool = True):
         self.path = os.path.join(workdir, "metrics.jsonl")
+        self.enabled = enabled
         self._writer = None
-        if tensorboard:
+        if tensorboard and enabled:
             from tensorboardX import SummaryWriter
             self._writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
@@ -30,7 +34,7 @@ class MetricsLogger:
         start, step 0: every line, those of a run killed before its first
         checkpoint). A line that is not a JSON row (a write cut short by a
         full disk or a kill) is dropped with a warning."""
-        if not os.path.lexists(self.path):
+        if not self.enabled or not os.path.lexists(self.path):
             return
         kept, dropped_bad = [], 0
         for number, line in enumerate(workdir_lib.read_text(self.path).splitlines(), 1):
@@ -48,6 +52,8 @@ class MetricsLogger:
         workdir_lib.write_atomically(self.path, "".join(kept))
 
     def write(self, step: int, split: str, values: dict) -> None:
+        if not self.enabled:
+            return
         row = {"step": int(step), "split": split}
         row.update({k: _to_python(v) for k, v in values.items()})
         with workdir_lib.open_append(self.path) as f:

@@ -15,6 +15,7 @@ import numpy as np
 from jaxgen import data, registry
 from jaxgen.data import text as text_data
 from jaxgen.engine import config as config_lib
+from jaxgen.engine import distributed
 from jaxgen.engine import sharding
 from jaxgen.engine import workdir as workdir_lib
 from jaxgen.engine.checkpoint import Checkpointer, move_aside
@@ -100,6 +101,8 @@ def _normalise(value):
 
 
 def write_config(config, workdir: str) -> None:
+    if not distributed.is_primary():  # process 0 writes the workdir's files
+        return
     workdir_lib.write_atomically(os.path.join(workdir, "config.json"),
                                  config_lib.to_json(config))
 
@@ -211,7 +214,8 @@ def evaluate(config, state, test_arrays, eval_key, mesh, eval_fn) -> dict:
     num_batches = min(config.eval_batches, len(next(iter(test_arrays.values()))) // b)
     totals = {}
     for i in range(num_batches):
-        batch = sharding.put_batch({k: v[i * b:(i + 1) * b] for k, v in test_arrays.items()}, mesh)
+        batch = sharding.put_batch({k: v[i * b:(i + 1) * b] for k, v in test_arrays.items()}, mesh,
+                                   debug_name="eval_batches")
         metrics = jax.device_get(eval_fn(state, batch, jax.random.fold_in(eval_key, i)))
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + float(value) / num_batches
@@ -243,9 +247,12 @@ class _PhaseCalls:
         self.config = config
         self._args = (family, config, keys.train, state_sharding, mesh)
         self._calls = {}
-        self.sample = (jax.jit(functools.partial(family.sample, config), static_argnames="num")
+        # Replicated results: every process holds the whole grid and the metrics.
+        out = sharding.replicated(mesh)
+        self.sample = (jax.jit(functools.partial(family.sample, config), static_argnames="num",
+                               out_shardings=out)
                        if family.sample is not None else None)
-        self.eval = (jax.jit(functools.partial(family.eval_step, config))
+        self.eval = (jax.jit(functools.partial(family.eval_step, config), out_shardings=out)
                      if family.eval_step else None)
 
     def train_call(self, k: int):
@@ -255,8 +262,10 @@ class _PhaseCalls:
 
 
 def _say(message: str) -> None:
-    """What the run is doing, on one line of stderr (also without a progress bar)."""
-    print(message, file=sys.stderr, flush=True)
+    """What the run is doing, on one line of stderr (also without a progress bar);
+    in a multi-process run, from process 0 only."""
+    if distributed.is_primary():
+        print(message, file=sys.stderr, flush=True)
 
 
 def train(config, workdir: str, *, progress: bool = True):
@@ -279,7 +288,7 @@ def train_run(config, workdir: str, *, progress: bool = True):
     family = registry.get(config.family)
     config_lib.validate_common(config)
     workdir_lib.prepare(workdir)
-    with workdir_lib.TrainerLock(workdir):
+    with workdir_lib.TrainerLock(workdir, distributed.process_index()):
         return _train_locked(family, config, workdir, progress)
 
 
@@ -357,14 +366,16 @@ def _train_locked(family, config, workdir, progress):
         train_sides = _prepare_data(config)
 
     checkpointer = Checkpointer(workdir, config.max_to_keep)
-    logger = MetricsLogger(workdir)
+    logger = MetricsLogger(workdir, enabled=distributed.is_primary())
     state = position = None
     try:
         if resuming:
             state, position = checkpointer.restore(template)
             if checkpointer.damaged:  # out of the way of the saves to come, kept
-                moved = move_aside(checkpointer.directory, checkpointer.damaged, workdir)
-                _say(f"moved the damaged checkpoint(s) to {', '.join(moved)}")
+                distributed.barrier("jaxgen_restored")  # every process has read them
+                if distributed.is_primary():
+                    moved = move_aside(checkpointer.directory, checkpointer.damaged, workdir)
+                    _say(f"moved the damaged checkpoint(s) to {', '.join(moved)}")
                 checkpointer.close()
                 checkpointer = Checkpointer(workdir, config.max_to_keep)
             step = int(state.step)
@@ -413,6 +424,7 @@ def _train_locked(family, config, workdir, progress):
             write_config(config, workdir)
             config_written = True
         checkpointer.save(at_step, state, position, checked=True)
+        distributed.maybe_die_after_checkpoint(at_step)  # a test's hook, off by default
 
     def phase_index(at_step: int) -> int:
         return next(i for i, (p, _) in enumerate(phases)
@@ -422,8 +434,10 @@ def _train_locked(family, config, workdir, progress):
         sample_fn = calls[phase].sample
         if sample_fn is None:  # a family that does not generate (the classifier)
             return None
-        images = sample_fn(state, keys.sample, num=config.num_grid)
+        images = sample_fn(state, keys.sample, num=config.num_grid)  # every process
         path = os.path.join(workdir, "samples", name)
+        if not distributed.is_primary():
+            return path
         if data.kind(config) == "tokens":  # token ids [N, T]: decoded, one sample a line
             path = os.path.splitext(path)[0] + ".txt"
             text_data.write_samples(path, text_data.decode_samples(config, jax.device_get(images)))
@@ -449,10 +463,12 @@ def _train_locked(family, config, workdir, progress):
         try:
             _say("compiling the train step (the first step waits for it; a minute or more "
                  "on a CPU for a large model)")
-            bar = Progress(total=config.steps, initial=step, enabled=progress)
+            bar = Progress(total=config.steps, initial=step,
+                           enabled=progress and distributed.is_primary())
             while step < config.steps:
-                if stop.requested:
-                    raise StopSignal(stop.signum)
+                # A signal may reach some processes only: all stop at the same step.
+                if distributed.any_process(stop.requested):
+                    raise StopSignal(stop.signum or signal.SIGTERM)
                 index = phase_index(step)
                 phase, phase_config = phases[index]
                 last_phase = index
@@ -532,13 +548,18 @@ def _train_locked(family, config, workdir, progress):
             checkpointer.close()
             # The curves also after Ctrl-C or a non-finite loss: that is when
             # they are most wanted.
-            plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
+            if distributed.is_primary():
+                plot_metrics(logger.path, os.path.join(workdir, "metrics.png"))
 
+    if os.environ.get(distributed.DEBUG_DIR):  # the tests compare every process's copy
+        distributed.debug_record("state", {"step": int(state.step),
+                                           "hash": distributed.local_state_hash(state)})
     if last_grid is not None:  # sampled once, at the last step: copied, not sampled again
-        final = os.path.join(workdir, "samples", "final" + os.path.splitext(last_grid)[1])
-        with open(last_grid, "rb") as f:
-            workdir_lib.write_atomically(final, f.read())
-    else:
+        if distributed.is_primary():
+            final = os.path.join(workdir, "samples", "final" + os.path.splitext(last_grid)[1])
+            with open(last_grid, "rb") as f:
+                workdir_lib.write_atomically(final, f.read())
+    else:  # every process samples (one global computation); process 0 writes
         save_samples("final.png", last_phase)
     return state, f"trained {config.family} to step {int(state.step)}"
 

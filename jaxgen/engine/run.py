@@ -65,7 +65,8 @@ def state_template(family, config):
     batch = data.spec(config).batch_shapes(config.batch_size)
     abstract = jax.eval_shape(functools.partial(family.init, config),
                               run_keys(config.seed).init, batch)
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    # This process's own first device: jax.devices()[0] belongs to process 0.
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device),
                         abstract)
 

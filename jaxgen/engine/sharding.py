@@ -11,10 +11,13 @@ collective is written by hand: only the arrays' shardings are declared.
 """
 from __future__ import annotations
 
+import os
+
 import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from jaxgen.engine import distributed
 from jaxgen.errors import ConfigError
 
 # The mesh axes a batch is split over: all of them, so every device gets a slice.
@@ -77,27 +80,51 @@ def check_batch_size(batch_size: int, mesh) -> None:
                           "it is split across")
 
 
-def put_batch(batch: dict, mesh, stacked: bool = False) -> dict:
+def put_batch(batch: dict, mesh, stacked: bool = False, process_local: bool = False,
+              debug_name: str = "batches") -> dict:
     """Host numpy arrays -> global arrays sharded over the mesh.
 
-    `make_array_from_process_local_data` is also the multi-host path: each
-    process passes its own slice of the global batch.
+    `batch` is the global batch, the same on every process (the in-memory
+    iterator: every process runs it with the same key), each process keeping
+    the rows its own devices hold; or, with `process_local`, this process's
+    rows only (a streamed iterator reading its own share). Either way
+    `make_array_from_process_local_data` assembles the global array. With
+    JAXGEN_DEBUG_DIR set, the rows this process fed are recorded under
+    `debug_name` (the multi-process tests count them).
     """
     sharding = batch_sharding(mesh, stacked)
-    return {name: jax.make_array_from_process_local_data(sharding, _local_part(value, stacked))
-            for name, value in batch.items()}
-
-
-def _local_part(global_batch, stacked: bool) -> np.ndarray:
-    """This process's contiguous slice of the global batch (all of it on one host).
-
-    Every process runs the same iterator with the same key, so each can cut
-    its own share without talking to the others.
-    """
-    x = np.asarray(global_batch)
-    count, index = jax.process_count(), jax.process_index()
-    if count == 1:
-        return x
     axis = 1 if stacked else 0
-    size = x.shape[axis] // count
-    return np.take(x, np.arange(index * size, (index + 1) * size), axis=axis)
+    arrays = {}
+    for name, value in batch.items():
+        value = np.asarray(value)
+        if process_local:
+            global_shape = list(value.shape)
+            global_shape[axis] *= jax.process_count()
+            local = value
+        else:
+            global_shape, local = value.shape, _local_part(value, sharding, axis)
+        if os.environ.get(distributed.DEBUG_DIR):
+            rows = local if not stacked else local.reshape(-1, *local.shape[2:])
+            distributed.debug_record(debug_name, {"field": name,
+                                                 "rows": distributed.row_hashes(rows)})
+        arrays[name] = jax.make_array_from_process_local_data(sharding, local, tuple(global_shape))
+    return arrays
+
+
+def _local_part(global_batch: np.ndarray, sharding, axis: int) -> np.ndarray:
+    """The rows of `global_batch` (along `axis`) that this process's devices hold.
+
+    Read from the sharding, not assumed from the process index: the mesh's
+    device order decides which process holds which rows. They are one
+    contiguous block, as make_array_from_process_local_data expects.
+    """
+    if jax.process_count() == 1:
+        return global_batch
+    size = global_batch.shape[axis]
+    starts, stops = set(), set()
+    for index in sharding.addressable_devices_indices_map(global_batch.shape).values():
+        rows = index[axis]
+        starts.add(rows.start or 0)
+        stops.add(size if rows.stop is None else rows.stop)
+    first, last = min(starts), max(stops)
+    return np.take(global_batch, np.arange(first, last), axis=axis)

@@ -4,7 +4,10 @@ Everything jaxgen writes into a workdir goes through here (or through orbax,
 under checkpoints/), so that
 - two `jaxgen train` on one workdir cannot interleave: the first holds an
   flock on WORKDIR/.lock, which the kernel releases when its process ends,
-  however it ends (kill -9 included), so no stale lock outlives a trainer;
+  however it ends (kill -9 included), so no stale lock outlives a trainer.
+  A multi-process run takes one lock per process index (.lock for process 0,
+  .lock.process-I for the others): a second run on the workdir finds its
+  process I's lock held by the first run's, wherever it runs;
 - a symbolic link planted in a workdir (`eval.json.tmp -> /elsewhere`, a
   `samples` link) is refused instead of written through: temporary files are
   created exclusively (O_EXCL | O_NOFOLLOW) under fresh names and renamed
@@ -46,7 +49,8 @@ def refuse_links(workdir: str) -> None:
     if not os.path.isdir(workdir):
         return
     suspects = [os.path.join(workdir, name) for name in os.listdir(workdir)
-                if name in OWN_ENTRIES or name.endswith(".tmp") or name.startswith("eval")]
+                if name in OWN_ENTRIES or name.endswith(".tmp") or name.startswith("eval")
+                or name.startswith(LOCK_NAME)]
     for sub in ("samples", "checkpoints", "pictures"):
         folder = os.path.join(workdir, sub)
         if os.path.isdir(folder) and not os.path.islink(folder):
@@ -57,11 +61,17 @@ def refuse_links(workdir: str) -> None:
                                "a workdir (they would make it write elsewhere): remove it")
 
 
-class TrainerLock:
-    """flock(WORKDIR/.lock) for the life of a trainer; the file holds its pid."""
+def lock_name(process_index: int = 0) -> str:
+    return LOCK_NAME if process_index == 0 else f"{LOCK_NAME}.process-{process_index}"
 
-    def __init__(self, workdir: str):
-        self.path = os.path.join(workdir, LOCK_NAME)
+
+class TrainerLock:
+    """flock(WORKDIR/.lock) for the life of a trainer (process `process_index`
+    of a multi-process run: its own lock file); the file holds its pid."""
+
+    def __init__(self, workdir: str, process_index: int = 0):
+        self.path = os.path.join(workdir, lock_name(process_index))
+        self._process_index = process_index
         self._fd = None
 
     def __enter__(self):
@@ -72,10 +82,12 @@ class TrainerLock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                which = (f" (its process {self._process_index}: {os.path.basename(self.path)})"
+                         if self._process_index else "")
                 raise WorkdirError(
                     f"{os.path.dirname(self.path) or '.'} is being trained by another jaxgen "
-                    f"process (pid {holder}); wait for it to finish, stop it, or use another "
-                    "--workdir") from None
+                    f"process (pid {holder}){which}; wait for it to finish, stop it, or use "
+                    "another --workdir") from None
             raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
