@@ -35,14 +35,16 @@ def check_batch_size(batch_size: int, mesh) -> None:
                           "it is split across")
 
 
-def put_batch(batch: dict, mesh, stacked: bool = False) -> dict:
+def put_batch(batch: dict, mesh, stacked: bool = False, local: bool = False) -> dict:
     """Host numpy arrays -> global arrays sharded over the mesh.
 
     `make_array_from_process_local_data` is also the multi-host path: each
-    process passes its own slice of the global batch.
+    process passes its own slice of the global batch. With `local`, `batch`
+    already is this process's slice (a streamed iterator reads only its share).
     """
     sharding = batch_sharding(mesh, stacked)
-    return {name: jax.make_array_from_process_local_data(sharding, _local_part(value, stacked))
+    return {name: jax.make_array_from_process_local_data(
+                sharding, np.asarray(value) if local else _local_part(value, stacked))
             for name, value in batch.items()}
 
 
