@@ -124,11 +124,12 @@ def test_streamed_cli_run_resumed_equals_the_in_memory_run(folder, tmp_path):
     straight = str(tmp_path / "straight")
     train(config_lib.build_config("vae", overrides=tiny), straight, progress=False)
     resumed = str(tmp_path / "resumed")
-    args = [f"--config.{k}={v}" for k, v in tiny.items() if k != "steps"]
-    for steps in (4, 6):  # a checkpoint at step 3, a resume to step 6 through the log
-        run_cli("train", "vae", "--workdir", resumed, "--no-progress", *args,
-                "--config.streaming=True", f"--config.steps={steps}",
-                env={"JAXGEN_DATA_DIR": str(tmp_path / "cache")})
+    # Streamed to step 4 (checkpoints at 3 and 4), then resumed to step 6 by the CLI.
+    train(config_lib.build_config("vae", overrides={**tiny, "steps": "4", "streaming": "True"}),
+          resumed, progress=False)
+    run_cli("train", "vae", "--workdir", resumed, "--no-progress",
+            *[f"--config.{k}={v}" for k, v in tiny.items()], "--config.streaming=True",
+            env={"JAXGEN_DATA_DIR": str(tmp_path / "cache")})
     rows = lambda w: [{k: v for k, v in r.items() if k != "steps_per_sec"}  # noqa: E731
                       for r in read_metrics(os.path.join(w, "metrics.jsonl"))
                       if r["split"] == "train"]
