@@ -67,6 +67,16 @@ class StreamFiles:
     cache_name: str              # folder under streams/ (the dataset's name)
 
 
+def _grain():
+    """grain, or a clear error saying how to get it (the `streaming` extra)."""
+    try:
+        import grain
+    except ImportError as err:
+        raise ConfigError("streaming=True reads through grain, which is not installed: "
+                          "pip install 'jaxgen[streaming]' (or pip install grain)") from err
+    return grain
+
+
 # ---------------------------------------------------------------------------
 # Records: the fields' raw bytes, one after another, in a fixed order
 # ---------------------------------------------------------------------------
@@ -174,8 +184,7 @@ class ShardedRecords:
     """The converted split: random access to decoded examples by index."""
 
     def __init__(self, folder: str):
-        import grain
-
+        grain = _grain()
         try:
             with open(os.path.join(folder, "meta.json")) as f:
                 meta = json.load(f)
@@ -278,8 +287,7 @@ class StreamIterator:
 
     def _open(self, epoch: int, start: int):
         """A grain iterator over this process's batches of `epoch`, from batch `start`."""
-        import grain
-
+        grain = _grain()
         order = epoch_permutation(self._data_key, epoch, len(self._records))
         rows = process_rows(order, self._batch_size, self._process_index, self._process_count)
         dataset = (grain.MapDataset.source(_IndexList(rows))
