@@ -197,7 +197,8 @@ def main(argv=None) -> dict:
         result = run_child(name, args)
         report["results"].append(result)
         print(json.dumps(result), flush=True)
-    harness.write_report(args.out_dir, "compile_time", report, markdown)
+        # After every family, so a run stopped part-way keeps what it measured.
+        harness.write_report(args.out_dir, "compile_time", report, markdown)
     return report
 
 
