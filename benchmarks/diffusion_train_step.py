@@ -223,6 +223,8 @@ def main(argv=None) -> dict:
                                                    host_batches)
              for conv in ("flax", "fast")}
     impls["pytorch"] = torch_step(impls["jaxgen[flax]"].config, host_batches)
+    harness.add_compiled_peer(impls, args,
+                              lambda: torch_step(impls["jaxgen[flax]"].config, host_batches))
     num_params = harness.check_same_size(impls)
     results = harness.time_interleaved(impls, args.batch_size, args.steps, args.repeats,
                                        args.warmup)

@@ -153,6 +153,7 @@ def main(argv=None) -> dict:
     host_batches = harness.random_image_batches(args.batch_size, args.num_batches)
     impls = {f"jaxgen[{conv}]": harness.EngineStep(c, host_batches) for conv, c in configs.items()}
     impls["pytorch"] = torch_step(configs[default], host_batches)
+    harness.add_compiled_peer(impls, args, lambda: torch_step(configs[default], host_batches))
     num_params = harness.check_same_size(impls)
     results = harness.time_interleaved(impls, args.batch_size, args.steps, args.repeats,
                                        args.warmup)

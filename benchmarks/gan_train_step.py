@@ -102,6 +102,7 @@ def time_arch(arch: str, args) -> dict:
     host_batches = harness.random_image_batches(batch, args.num_batches)
     impls = {"jaxgen": harness.EngineStep(jaxgen_config(arch), host_batches, loss_key="g_loss"),
              "pytorch": torch_step(arch, host_batches)}
+    harness.add_compiled_peer(impls, args, lambda: torch_step(arch, host_batches))
     num_params = harness.check_same_size(impls)
     results = harness.time_interleaved(impls, batch, args.steps, args.repeats, args.warmup,
                                        label=f"{arch} ")

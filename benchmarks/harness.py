@@ -132,6 +132,9 @@ def arg_parser(description: str, steps: int = 30, repeats: int = 3,
         p.add_argument("--torch-device", default="cpu", choices=TORCH_DEVICES,
                        help="where the PyTorch reference runs (jaxgen uses JAX's default "
                             "backend, a GPU where jax has one)")
+        p.add_argument("--torch-compile", action="store_true",
+                       help=f"also time the PyTorch step under torch.compile ({COMPILED!r}): "
+                            "the fair peer of a compiled JAX step")
     return p
 
 
@@ -236,6 +239,26 @@ class TorchStep:
         return float(self.loss)
 
 
+COMPILED = "pytorch[compile]"  # the torch.compile peer's name in every report
+
+
+def compile_torch_step(step: TorchStep) -> TorchStep:
+    """The same step with its loss (forward, and through AOTAutograd the
+    backward) compiled by `torch.compile`; the optimizer update stays eager.
+    Compiling the loss function rather than the module also covers losses
+    that call a module method (`m.loss(x)`), which a compiled module's
+    attribute access would leave eager."""
+    step.loss_fn = step._torch.compile(step.loss_fn)
+    return step
+
+
+def add_compiled_peer(impls: dict, args, make_torch_step) -> None:
+    """With --torch-compile, `impls[COMPILED]`: a fresh PyTorch step (same
+    seed, so the same weights) under torch.compile, timed beside eager."""
+    if getattr(args, "torch_compile", False):
+        impls[COMPILED] = compile_torch_step(make_torch_step())
+
+
 def to_device(batch, device):
     """A torch tensor, or a tuple/list of them, moved to `device`."""
     if isinstance(batch, (tuple, list)):
@@ -277,9 +300,15 @@ def time_interleaved(impls: dict, batch_size: int, steps: int, repeats: int, war
 
 
 def ratios_to(results: dict, reference: str = "pytorch") -> dict:
+    """Each implementation's speed over the reference's; with a torch.compile
+    peer in `results`, also each jaxgen variant's over the compiled peer's."""
     ref = results[reference]["examples_per_second"]
-    return {f"{name}/{reference}": round(r["examples_per_second"] / ref, 3)
-            for name, r in results.items() if name != reference}
+    ratios = {f"{name}/{reference}": round(r["examples_per_second"] / ref, 3)
+              for name, r in results.items() if name != reference}
+    if reference == "pytorch" and COMPILED in results:
+        ratios.update(ratios_to({k: v for k, v in results.items() if k != "pytorch"},
+                                COMPILED))
+    return ratios
 
 
 # --------------------------------------------------------------------------- reports
@@ -319,11 +348,35 @@ def results_table(results: dict, reference: str = "pytorch") -> list[str]:
     return lines
 
 
+def compiled_peer_lines(report: dict) -> list[str]:
+    """Markdown lines on the torch.compile peer, wherever a results dict in
+    `report` holds one (every benchmark's own table shows eager only)."""
+    found = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            if COMPILED in node and "pytorch" in node:
+                found.append((where, node))
+            for key, value in node.items():
+                walk(value, where + [str(key)])
+
+    walk(report, [])
+    lines = []
+    for where, results in found:
+        label = " / ".join(k for k in where if k not in ("results", "train_step", "archs"))
+        compiled = results[COMPILED]["examples_per_second"]
+        lines += ["", f"torch.compile peer{f' ({label})' if label else ''}: "
+                  f"{compiled:.1f} ex/s against eager {results['pytorch']['examples_per_second']:.1f}; "
+                  + ", ".join(f"{name} / compiled = {r['examples_per_second'] / compiled:.2f}x"
+                              for name, r in results.items() if name.startswith("jaxgen"))]
+    return lines
+
+
 def write_report(out_dir: str, name: str, report: dict, to_markdown) -> None:
-    """Write NAME.json and NAME.md (`to_markdown(report)`), print the markdown and
-    warn about a busy machine."""
+    """Write NAME.json and NAME.md (`to_markdown(report)`, plus the
+    torch.compile peer's lines), print the markdown and warn about a busy machine."""
     report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    markdown = to_markdown(report)
+    markdown = to_markdown(report) + "\n".join(compiled_peer_lines(report)) + "\n"
     os.makedirs(out_dir, exist_ok=True)
     json_path, md_path = (os.path.join(out_dir, f"{name}.{ext}") for ext in ("json", "md"))
     with open(json_path, "w") as f:

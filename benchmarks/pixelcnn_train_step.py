@@ -155,6 +155,7 @@ def main(argv=None) -> dict:
     config = jaxgen_config(args.batch_size)
     impls = {"jaxgen": harness.EngineStep(config, host_batches),
              "pytorch": torch_step(host_batches)}
+    harness.add_compiled_peer(impls, args, lambda: torch_step(host_batches))
     num_params = harness.check_same_size(impls)
     results = harness.time_interleaved(impls, args.batch_size, args.steps, args.repeats,
                                        args.warmup)

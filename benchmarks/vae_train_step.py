@@ -118,6 +118,7 @@ def main(argv=None) -> dict:
                  jaxgen_config(up, args.batch_size, args.latent_dim), host_batches)
              for up in ("fast", "subpixel", "transpose")}
     impls["pytorch"] = torch_step(args.latent_dim, host_batches)
+    harness.add_compiled_peer(impls, args, lambda: torch_step(args.latent_dim, host_batches))
     num_params = harness.check_same_size(impls)
 
     results = harness.time_interleaved(impls, args.batch_size, args.steps, args.repeats,

@@ -142,7 +142,8 @@ def spec(config) -> DatasetSpec:
                        splits=split_names)
 
 
-def load(config, split: str) -> dict:
+def _split_listing(config, split: str) -> tuple:
+    """(paths, attributes [N, 40], cache extra) of one split."""
     root = root_folder(config)
     if split not in splits(root):
         raise DatasetError(f"celeba in {root} has no split {split!r}; choose one of "
@@ -152,15 +153,24 @@ def load(config, split: str) -> dict:
     if not len(rows):
         raise DatasetError(f"celeba in {root} has no {split} images")
     paths = [os.path.join(root, IMAGES_DIR, files[i]) for i in rows]
+    return paths, attributes[rows], {"root": root, "split": split, "celeba": True}
+
+
+def load(config, split: str) -> dict:
+    paths, attributes, extra = _split_listing(config, split)
     images = image_folder.load_images(
-        paths, image_folder.image_size(config), image_folder.channels(config),
-        {"root": root, "split": split, "celeba": True}, "celeba")
-    return {"image": images, "attributes": attributes[rows]}
+        paths, image_folder.image_size(config), image_folder.channels(config), extra, "celeba")
+    return {"image": images, "attributes": attributes}
+
+
+def stream(config, split: str):
+    paths, attributes, extra = _split_listing(config, split)
+    return image_folder.stream_files(paths, {"attributes": attributes}, config, extra, "celeba")
 
 
 _data.register(Dataset(
     name="celeba",
     description="CelebA aligned faces from --config.data_path (img_align_celeba/ and "
                 "list_attr_celeba.txt), resized to image_size, with 40 binary attributes",
-    spec=spec, load=load, config_keys=("data_path", "image_size", "channels"),
+    spec=spec, load=load, config_keys=("data_path", "image_size", "channels"), stream=stream,
     how_to_get=HOW_TO_GET))

@@ -281,7 +281,8 @@ def spec(config) -> DatasetSpec:
                        num_classes=len(classes), splits=SPLITS, class_names=classes)
 
 
-def load(config, split: str) -> dict:
+def _split_listing(config, split: str) -> tuple:
+    """(root, paths, labels or None, cache extra) of one split, refused if empty."""
     if split not in SPLITS:
         raise DatasetError(f"image_folder has no split {split!r}; choose one of "
                            f"{', '.join(SPLITS)}")
@@ -294,19 +295,41 @@ def load(config, split: str) -> dict:
         raise DatasetError(f"image folder {root} has no {split} images "
                            f"(PNG/JPEG; {rule}). Add images, or put train/ and test/ "
                            "folders in it")
-    images = load_images(paths, image_size(config), channels(config),
-                         {"root": root, "split": split, "classes": list(lay.classes)},
-                         "image_folder")
+    return root, paths, labels, {"root": root, "split": split, "classes": list(lay.classes)}
+
+
+def load(config, split: str) -> dict:
+    _, paths, labels, extra = _split_listing(config, split)
+    images = load_images(paths, image_size(config), channels(config), extra, "image_folder")
     arrays = {"image": images}
     if labels is not None:
         arrays["label"] = labels
     return arrays
 
 
+def stream_files(paths, extras: dict, config, extra: dict, cache_name: str):
+    """The `streaming.StreamFiles` of `paths`, decoded as `load_images` decodes them."""
+    from jaxgen.data.streaming import StreamFiles
+
+    size, num_channels = image_size(config), channels(config)
+    key = fingerprint(paths, dict(extra, size=size, channels=num_channels,
+                                  version=FORMAT_VERSION))
+    return StreamFiles(paths=tuple(paths), decode=functools.partial(decode, size=size,
+                                                                    num_channels=num_channels),
+                       image_shape=(size, size, num_channels), extras=extras,
+                       fingerprint=key, cache_name=cache_name)
+
+
+def stream(config, split: str):
+    _, paths, labels, extra = _split_listing(config, split)
+    return stream_files(paths, {} if labels is None else {"label": labels}, config, extra,
+                        "image_folder")
+
+
 _data.register(Dataset(
     name="image_folder",
     description="your own PNG/JPEG images (--config.data_path=DIR), resized and centre-cropped "
                 "to image_size, RGB or grey; class labels from sub-folder names",
-    spec=spec, load=load, config_keys=("data_path", "image_size", "channels"),
+    spec=spec, load=load, config_keys=("data_path", "image_size", "channels"), stream=stream,
     how_to_get="point --config.data_path at a folder of PNG/JPEG images (sub-folders as "
                "classes, optional train/ and test/ folders)"))

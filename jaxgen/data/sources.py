@@ -73,6 +73,8 @@ def validate(config) -> None:
                           f"and mixture sources; this run's source is {source!r}")
     for side in ("a", "b") if two_sided else ("a",):
         _check_data_keys(side_config(config, side), side)
+    if streaming(config):
+        _check_streaming(config)
     if not two_sided and config.get("data_path_b", ""):
         raise ConfigError("data_path_b is read only for a second dataset (dataset_b)")
     if source == "paired" and not dataset_b and not _is_self_paired(config):
@@ -155,10 +157,31 @@ def _mixture_side(config, side: str, split: str, hide_labels: bool) -> dict:
             "domain": np.full((num,), SIDES.index(side), np.int32)}
 
 
+def streaming(config) -> bool:
+    """Whether training batches stream from array_record shards (data/streaming.py)."""
+    return bool(config.get("streaming", False))
+
+
+def _check_streaming(config) -> None:
+    if _source(config) != "single":
+        raise ConfigError(f"streaming=True streams one dataset (source 'single'); this run's "
+                          f"source is {_source(config)!r}")
+    if _data.get(config.dataset).stream is None:
+        streamable = [n for n in _data.known_datasets() if _data.get(n).stream is not None]
+        raise ConfigError(f"dataset {config.dataset!r} is held in memory and cannot be "
+                          f"streamed; streaming=True reads {', '.join(streamable)}")
+
+
 def train_data(config, split: str = "train") -> dict:
     """The arrays a training iterator draws from, per side: {"data": arrays}
-    for one-sided sources, {"a": arrays, "b": arrays} for two-sided ones."""
+    for one-sided sources, {"a": arrays, "b": arrays} for two-sided ones;
+    with `streaming`, {"stream": the converted split's ShardedRecords}."""
     source = _source(config)
+    if streaming(config):
+        from jaxgen.data import streaming as streaming_lib
+        _check_streaming(config)
+        files = _data.get(config.dataset).stream(config, split)
+        return {"stream": streaming_lib.ShardedRecords(streaming_lib.convert(files))}
     if source == "unpaired":
         return {s: {"image": _load_side(config, s, split)["image"]} for s in SIDES}
     if source == "mixture":
@@ -226,6 +249,8 @@ def first_batch(config, sides: dict, batch_size: int) -> dict:
     initialisation, e.g. Glow's actnorm, stays independent of the shuffle)."""
     if "data" in sides:
         return {name: a[:batch_size] for name, a in sides["data"].items()}
+    if "stream" in sides:
+        return sides["stream"].head(batch_size)
     source = _source(config)
     per_side = batch_size // 2 if source == "mixture" else batch_size
     heads = {s: {k: a[:per_side] for k, a in sides[s].items()} for s in SIDES}
@@ -238,4 +263,7 @@ def make_iterator(config, sides: dict, batch_size: int, data_key, position=None)
     """The resumable iterator over `train_data(config)`'s arrays."""
     if "data" in sides:
         return BatchIterator(sides["data"], batch_size, data_key, position)
+    if "stream" in sides:
+        from jaxgen.data.streaming import StreamIterator
+        return StreamIterator(sides["stream"], batch_size, data_key, position)
     return TwoSidedIterator(sides, _source(config), batch_size, data_key, position)

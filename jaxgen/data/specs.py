@@ -88,6 +88,8 @@ class Dataset:
     load(config, split) -> {field: numpy array [N, ...]}, matching the spec
     config_keys: the data keys it reads besides `dataset` (data_path, ...);
       the others must stay at their defaults, so a key it ignores is refused.
+    stream(config, split) -> streaming.StreamFiles, for datasets that can be
+      streamed (`streaming=True`, data/streaming.py); None: in memory only.
     """
 
     name: str
@@ -96,3 +98,4 @@ class Dataset:
     load: Callable
     config_keys: tuple = ()
     how_to_get: str = ""
+    stream: Callable | None = None

@@ -36,6 +36,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data_path_b = ""           # the same for dataset_b
     c.image_size = 0             # image_folder: side of the square images (0: 32)
     c.channels = 0               # image_folder: 1 (grey) or 3 (RGB) (0: 3)
+    c.streaming = False          # image_folder/celeba: stream the train split from
+                                 # array_record shards through grain (data/streaming.py)
     c.batch_size = 100
     c.steps = 6000
     c.log_every = 100

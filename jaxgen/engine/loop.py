@@ -479,10 +479,12 @@ def _train_locked(family, config, workdir, progress):
                     state = jax.jit(lambda s: family.phase_start(phase_config, s, index))(state)
                 # A fused call never crosses the end of a phase or of the run.
                 count = k if phase_end(phase, config) - step >= k else 1
+                local = getattr(iterator, "process_local", False)  # a streamed share
                 if count > 1:
-                    batch = sharding.put_batch(iterator.next_stacked(count), mesh, stacked=True)
+                    batch = sharding.put_batch(iterator.next_stacked(count), mesh, stacked=True,
+                                               process_local=local)
                 else:
-                    batch = sharding.put_batch(next(iterator), mesh)
+                    batch = sharding.put_batch(next(iterator), mesh, process_local=local)
                 state, metrics = calls[index].train_call(count)(state, batch)  # runs on device
                 previous, pending = pending, (step, metrics, count)
                 prev, step = step, step + count
