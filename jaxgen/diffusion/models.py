@@ -102,8 +102,10 @@ class UNet(nn.Module):
     conv: str = "fast"
 
     @nn.compact
-    def __call__(self, x, t, labels=None):  # x [B, H, W, C], t [B] -> [B, H, W, C]
+    def __call__(self, x, t, labels=None, extra_emb=None):  # x [B, H, W, C], t [B] -> [B, H, W, C]
         emb = Conditioning(4 * self.channels, self.channels, self.num_classes)(t, labels)
+        if extra_emb is not None:  # [B, 4 * channels], e.g. the diffusion GAN's latent z
+            emb = emb + extra_emb
         h = conv3x3(self.channels, self.conv)(x)
         skips = [h]
         last = len(self.channel_mults) - 1
