@@ -31,6 +31,8 @@ TINY = {
     "ddpm": {"base_channels": "8", "channel_mults": "(1, 2)", "attention": "false",
              "num_timesteps": "20", "sample_steps": "3", "vb_timesteps": "4",
              "mlp_width": "16", "mlp_blocks": "1"},
+    "ddgan": {"base_channels": "8", "channel_mults": "(1,)", "d_channels": "(4,)",
+              "latent_dim": "3", "mapping_layers": "0", "num_timesteps": "2"},
     "pixelcnn": AUTOREGRESSIVE,
     "pixelrnn": AUTOREGRESSIVE,
     "realnvp": FLOW,

@@ -116,9 +116,11 @@ class UNet(nn.Module):
     dtype: Any = None  # compute dtype; parameters stay float32
 
     @nn.compact
-    def __call__(self, x, t, labels=None):  # x [B, H, W, C], t [B] -> [B, H, W, C]
+    def __call__(self, x, t, labels=None, extra_emb=None):  # x [B, H, W, C], t [B] -> [B, H, W, C]
         dt = self.dtype
         emb = Conditioning(4 * self.channels, self.channels, self.num_classes, dt)(t, labels)
+        if extra_emb is not None:  # [B, 4 * channels], e.g. the diffusion GAN's latent z
+            emb = emb + extra_emb
         h = conv3x3(self.channels, self.conv, dtype=dt)(x)
         skips = [h]
         last = len(self.channel_mults) - 1

@@ -23,7 +23,7 @@ import flax.struct
 import jax.numpy as jnp
 import numpy as np
 
-SCHEDULES = ("linear", "cosine")
+SCHEDULES = ("linear", "cosine", "vp")
 PREDICTIONS = ("eps", "x0", "v")
 MAX_BETA = 0.999  # the cosine schedule's beta_T would be 1 (alpha_bar_T = 0): clip it
 
@@ -56,12 +56,29 @@ def cosine_betas(num_timesteps: int, offset: float = 0.008):
     return np.minimum(1.0 - alpha_bar[1:] / alpha_bar[:-1], MAX_BETA)
 
 
+def vp_betas(num_timesteps: int, beta_min: float = 0.1, beta_max: float = 20.0,
+             t_min: float = 1e-3):
+    """The continuous variance-preserving SDE (Song et al. 2021) discretised at
+    T levels, as the denoising diffusion GAN does for T = 2..8 (Xiao et al. 2022):
+    beta(s) = beta_min + s (beta_max - beta_min) on s in [0, 1] gives
+    alpha_bar(s) = exp(-beta_min s - (beta_max - beta_min) s^2 / 2); the levels sit at
+    s_i = t_min + (1 - t_min) i / T, i = 1..T, each beta from two neighbours, so
+    alpha_bar_t = alpha_bar(s_{t+1}) / alpha_bar(s_0) (level -1, the data, at s_0)."""
+    s = t_min + (1.0 - t_min) * np.arange(num_timesteps + 1, dtype=np.float64) / num_timesteps
+    log_alpha_bar = -beta_min * s - 0.5 * (beta_max - beta_min) * s ** 2
+    return np.minimum(1.0 - np.exp(log_alpha_bar[1:] - log_alpha_bar[:-1]), MAX_BETA)
+
+
 def make_schedule(name: str, num_timesteps: int, beta_start: float = 1e-4,
-                  beta_end: float = 0.02) -> Schedule:
+                  beta_end: float = 0.02, beta_min: float = 0.1,
+                  beta_max: float = 20.0) -> Schedule:
+    """beta_start / beta_end: the linear schedule's; beta_min / beta_max: vp's."""
     if name == "linear":
         betas = linear_betas(num_timesteps, beta_start, beta_end)
     elif name == "cosine":
         betas = cosine_betas(num_timesteps)
+    elif name == "vp":
+        betas = vp_betas(num_timesteps, beta_min, beta_max)
     else:
         raise ValueError(f"unknown schedule {name!r}; choose from {SCHEDULES}")
     # The cumulative product in float64, then stored in float32.
