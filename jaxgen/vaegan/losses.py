@@ -80,40 +80,51 @@ def vaegan_losses(config, params, pixels, key):
 
     Differentiating the sum of the three losses with respect to all parameters
     gives each network exactly its own update rule (the module docstring lists
-    the stop-gradients that make it so).
+    the stop-gradients that make it so). The discriminator runs twice on one
+    stacked batch each (its live parameters on [x, x~, x_p], its detached ones
+    on the generated images of the encoder's and the decoder's losses): the
+    stop-gradients act on each part before stacking, and D is per-example.
     """
     sg = jax.lax.stop_gradient
     f = forward(config, params, pixels, key)
     real = f["image"]                                              # [B, H, W, C] in [0, 1]
-    real_logits, real_features = models.discriminate(config, params["dis"], real)
+    b = real.shape[0]
+
+    # The generated images.
+    # Rule 2: the encoder's reconstruction reads the decoder's parameters detached,
+    # so its L_llike reaches theta_Enc through z alone.
+    recon_for_enc = models.decode(config, sg(params["dec"]), f["z"])          # [B, H, W, C]
+    # Rule 3: the decoder's reconstruction reads z detached, so neither decoder
+    # term reaches the encoder. Reconstructions and prior samples: one pass.
+    generated = models.decode(config, params["dec"],
+                              jnp.concatenate([sg(f["z"]), f["z_prior"]]))  # [2B, H, W, C]
+    recon, prior_images = generated[:b], generated[b:]
+
+    # Discriminator with its live parameters on [x, x~, x_p].
+    # Rule 1: the generated images are detached, so -L_GAN moves theta_Dis only.
+    logits_d, features_d = models.discriminate(
+        config, params["dis"], jnp.concatenate([real, sg(generated)]))       # [3B], [3B, F]
+    real_logits, recon_logits_d, prior_logits_d = jnp.split(logits_d, 3)
     # Rule 2: the target Dis_l(x) is a constant for the encoder and the decoder.
-    target = sg(real_features)                                    # [B, F]
+    target = sg(features_d[:b])                                               # [B, F]
+    # Discriminator with detached parameters on what the encoder's and the
+    # decoder's losses judge: fooling D, or matching its features, trains neither D.
+    logits_g, features_g = models.discriminate(
+        config, sg(params["dis"]), jnp.concatenate([recon_for_enc, generated]))
+    enc_features, recon_features = features_g[:b], features_g[b:2 * b]
+    recon_logits_g, prior_logits_g = logits_g[b:2 * b], logits_g[2 * b:]
 
-    # Encoder: L_prior + L_llike, moving theta_Enc only.
-    # Rule 2: decoder and discriminator parameters detached; the gradient reaches
-    # theta_Enc through z alone.
-    recon_for_enc = models.decode(config, sg(params["dec"]), f["z"])
-    _, enc_features = models.discriminate(config, sg(params["dis"]), recon_for_enc)
+    # Encoder: L_prior + L_llike.
     kl = distributions.diag_gaussian_kl(f["mean"], f["log_var"])  # [B]
-    llike_enc = feature_nll(target, enc_features)                 # [B]
-    enc_loss = jnp.mean(kl + llike_enc)
+    enc_loss = jnp.mean(kl + feature_nll(target, enc_features))
 
-    # Decoder: gamma * L_llike - L_GAN, moving theta_Dec only.
-    # Rule 3: z detached, so neither term reaches the encoder; the discriminator's
-    # parameters detached, so fooling D does not train D.
-    recon = models.decode(config, params["dec"], sg(f["z"]))       # [B, H, W, C]
-    prior_images = models.decode(config, params["dec"], f["z_prior"])
-    recon_logits_g, recon_features = models.discriminate(config, sg(params["dis"]), recon)
-    prior_logits_g, _ = models.discriminate(config, sg(params["dis"]), prior_images)
+    # Decoder: gamma * L_llike - L_GAN (as g_loss; both GAN terms weight 1).
     llike_dec = jnp.mean(feature_nll(target, recon_features))
     gan_dec = (adversarial.generator_loss(config.g_loss, recon_logits_g)
                + adversarial.generator_loss(config.g_loss, prior_logits_g))
     dec_loss = config.gamma * llike_dec + gan_dec
 
     # Discriminator: -L_GAN on real, reconstructed and prior-sampled images.
-    # Rule 1: the generated images are detached, so this loss moves theta_Dis only.
-    recon_logits_d, _ = models.discriminate(config, params["dis"], sg(recon))
-    prior_logits_d, _ = models.discriminate(config, params["dis"], sg(prior_images))
     dis_loss = discriminator_bce(real_logits, recon_logits_d, prior_logits_d)
 
     metrics = {"enc_loss": enc_loss, "dec_loss": dec_loss, "dis_loss": dis_loss,
