@@ -16,7 +16,7 @@ from jaxgen.engine.run import Run
 from jaxgen.errors import DatasetError
 from jaxgen.metrics import runner
 from jaxgen import registry
-from jaxgen.text import kneser_ney, sampling, steps
+from jaxgen.text import evaluation, kneser_ney, sampling, steps
 from jaxgen.text.models import make_network
 
 from conftest import run_cli
@@ -265,6 +265,23 @@ def test_no_repeat_ngram_bans_exactly_the_completing_tokens():
             expected = {seq[j + n - 1] for j in range(len(seq) - n + 1)
                         if t - n + 2 >= 0 and seq[j:j + n - 1] == seq[t - n + 2:t + 1]}
             assert set(np.flatnonzero(bans[b]).tolist()) == expected
+
+
+def test_sample_statistics_count_an_unknown_token_as_one_word():
+    # "<unk>" split by the word pattern would be "<", "unk", ">": the bigram
+    # "of <unk>" repeated would then make repeated 4-grams.
+    text = "A <unk> of <unk> of <unk>.\n\t<unk>"
+    words = evaluation.sample_words(text)
+    assert words == ["A", "<unk>", "of", "<unk>", "of", "<unk>", ".", "<unk>"]
+    # 4-grams: (A <unk> of <unk>) (<unk> of <unk> of) (of <unk> of <unk>)
+    # (<unk> of <unk> .) (of <unk> . <unk>): none seen before.
+    assert evaluation.repeated_ngram_rate([words], 4) == 0.0
+    repeating = "x y z w x y z w x".split()  # 6 4-grams, 2 repeats
+    assert evaluation.repeated_ngram_rate([repeating], 4) == pytest.approx(2 / 6)
+    # a repeat in another sample is not a repeat
+    assert evaluation.repeated_ngram_rate([repeating[:4], repeating[:4]], 4) == 0.0
+    assert evaluation.distinct_n([repeating], 1) == pytest.approx(4 / 9)
+    assert evaluation.distinct_n([repeating], 2) == pytest.approx(4 / 8)
 
 
 def test_top_p_keeps_the_smallest_set_reaching_p():

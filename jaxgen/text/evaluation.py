@@ -9,12 +9,13 @@
     vocabulary     vocab_size and the test split's unknown-token rate
 
 Sample statistics are over words as the word tokeniser splits them
-(whitespace dropped), whatever the run's tokeniser; a sample ends at its
-first <eos>.
+(whitespace dropped, an unknown token one word), whatever the run's
+tokeniser; a sample ends at its first <eos>.
 """
 from __future__ import annotations
 
 import functools
+import re
 import time
 
 import jax
@@ -29,7 +30,16 @@ from jaxgen.text import sampling, steps
 
 
 def sample_words(text: str) -> list:
-    return [w.strip() for w in tokenizers.split_words(text) if tokenizers.is_word(w)]
+    """The words of a decoded sample; an unknown token is one word "<unk>", not
+    the three pieces "<", "unk", ">" that split_words would make of it (which
+    would count every repeated unknown-word bigram as a repeated 4-gram)."""
+    words = []
+    for i, piece in enumerate(re.split(r"(<unk>)", text)):
+        if i % 2:  # the captured separators
+            words.append("<unk>")
+        else:
+            words += [w.strip() for w in tokenizers.split_words(piece) if tokenizers.is_word(w)]
+    return words
 
 
 def ngrams(words, n: int) -> list:
