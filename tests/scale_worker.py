@@ -23,7 +23,8 @@ from tiny_configs import tiny_overrides
 
 
 def param_bytes(params, fsdp: int) -> dict:
-    """Bytes of the parameters in all, on device 0, and in arrays `fsdp` can split."""
+    """Bytes of the arrays of `params` (or of any state tree) in all, on
+    device 0, and in the arrays `fsdp` can split."""
     device = jax.devices()[0]
     total = on_device = shardable = 0
     for leaf in jax.tree.leaves(params):
@@ -43,8 +44,8 @@ def largest_difference(a, b) -> float:
 def main(root: str, runs: list) -> None:
     params = {}  # run name -> its latest parameters
     for run in runs:
-        config = config_lib.build_config(run["family"],
-                                         overrides=tiny_overrides(run["family"], **run["overrides"]))
+        overrides = tiny_overrides(run["family"], **run["overrides"])
+        config = config_lib.build_config(run["family"], overrides=overrides)
         workdir = os.path.join(root, run["name"])
         state = train(config, workdir, progress=False)
         params[run["name"]] = state.params
@@ -58,6 +59,7 @@ def main(root: str, runs: list) -> None:
             "opt_dtypes": sorted({str(p.dtype) for p in jax.tree.leaves(state.opt_state)
                                   if hasattr(p, "dtype") and p.ndim}),
             "bytes": param_bytes(state.params, config.fsdp),
+            "opt_bytes": param_bytes(state.opt_state, config.fsdp),
             "fsdp": config.fsdp,
             # against the first run's parameters (the reference run)
             "params_vs_first": largest_difference(state.params, params[runs[0]["name"]]),

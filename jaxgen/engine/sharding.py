@@ -69,7 +69,8 @@ def state_sharding(mesh, abstract_state):
 
 
 def batch_sharding(mesh, stacked: bool = False) -> NamedSharding:
-    """Split the batch axis over every device; a stacked [k, B, ...] batch keeps its k axis whole."""
+    """Split the batch axis over every device (both mesh axes); a stacked
+    [k, B, ...] batch keeps its k axis whole."""
     return NamedSharding(mesh, P(None, BATCH_AXES) if stacked else P(BATCH_AXES))
 
 

@@ -22,11 +22,6 @@ def layer_dtype(config):
     return _LAYER_DTYPES[config.get("compute_dtype", "float32")]
 
 
-def cast_input(x, dtype):
-    """x in the layer's compute dtype (unchanged for dtype None)."""
-    return x if dtype is None else x.astype(dtype)
-
-
 def to_float32(tree):
     """Every floating-point leaf of `tree` as float32 (integers untouched)."""
     return jax.tree.map(lambda x: x.astype(jnp.float32)
