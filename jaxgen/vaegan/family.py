@@ -40,10 +40,13 @@ def default_config():
     c.d_channels = (32, 64, 128)
     c.feature_layer = 3     # 1-based conv of D whose output is Dis_l(x)
     c.upsample = "fast"     # the decoder's layer form (jaxgen.vae.models)
-    # gamma weights the decoder's feature reconstruction against fooling D.
-    # L_llike sums over the 2048 features, so it is ~100x the per-image GAN
-    # terms at the start; gamma = 0.01 puts the two on one scale.
-    c.gamma = 0.01
+    # gamma weights the decoder's feature reconstruction against fooling D
+    # (L_llike sums over the 2048 features: ~2000 nats against ~5 for the GAN
+    # terms). Measured in 900 s runs (experiments/results/vae.md): gamma 0.01,
+    # which puts the two losses on one scale, left the decoder ignoring z
+    # (every reconstruction the same blob, FID-FMNIST 453.8); gamma 1 gave
+    # recognisable reconstructions and FID-FMNIST 374.5.
+    c.gamma = 1.0
     c.g_loss = "non_saturating"  # or "minimax", the paper's log(1 - D) (losses.py)
     block = dict(learning_rate=3e-4, b1=0.5, b2=0.999)
     c.optim = ml_collections.ConfigDict({n: optim.optim_config(**block)
