@@ -8,7 +8,7 @@ relative to the prior and its closed-form KL (latents.py), a mixture of
 discretized logistics on [0, 255] (losses.py), and the stability parts with
 their keys (steps.py). Its log_likelihood is the importance-weighted bound
 (K = iwae_samples), so the shared `nll` evaluation reports a bound in
-bits/dim; `elbo` and `iwae` (evaluation.py) add the ELBO, the KL of every
+bits/dim; `elbo` (evaluation.py) adds the ELBO, the KL of every
 group and the active groups.
 """
 from __future__ import annotations
