@@ -1,6 +1,8 @@
-"""Hierarchical VAE on Fashion-MNIST sized for ~20 minutes of a shared 2-core CPU:
+"""Hierarchical VAE on Fashion-MNIST, planned for ~20 minutes of a shared 2-core CPU:
 two 4x4, two 7x7 and one 14x14 latent group of 8 channels, width 32, a mixture
-of 5 discretized logistics, 3500 steps of batch 64 (3.7 epochs).
+of 5 discretized logistics, 3500 steps of batch 64 (3.7 epochs). A step took
+0.28 s at load 9; the run took 65 min of wall time at load 7-26
+(experiments/results/vae.md).
 
     nice -n 19 jaxgen train --config experiments/vae/hvae.py --workdir runs/hvae --no-progress
     nice -n 19 jaxgen eval --workdir runs/hvae --metrics elbo,nll,pictures,fid --num 10000

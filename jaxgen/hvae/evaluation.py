@@ -5,9 +5,10 @@
               how many groups are active: a group is active when its mean KL
               exceeds ACTIVE_KL_NATS_PER_DIM nats per latent dimension of the
               group (the `vae` family's per-dimension threshold, 0.01)
-    iwae      the importance-weighted bound at K = iwae_samples, nats and bits/dim
-              (the same number the shared `nll` evaluation reports)
     pictures  pictures.py
+
+The importance-weighted bound (K = iwae_samples) in nats and bits/dim is the
+shared `nll` evaluation (the family's log_likelihood); it has no second name here.
 
 Each is `fn(run, key, num) -> dict` over the first `num` test images through
 the one test-set runner (jaxgen.metrics.runner.per_example).
@@ -51,20 +52,6 @@ def evaluate_elbo(run, key, num: int) -> dict:
             "num_images": int(len(values["recon"]))}
 
 
-def _iwae(config, params, batch, key):
-    return {"log_likelihood": losses.iwae_log_likelihood(config, params, batch, key)}
-
-
-def evaluate_iwae(run, key, num: int) -> dict:
-    values = _per_example(run, key, num, _iwae)
-    nll, nll_stderr = runner.mean_and_stderr(-values["log_likelihood"])
-    dims = runner.likelihood_dims(run.config)
-    return {"iwae_nll_nats": nll, "iwae_nll_nats_stderr": nll_stderr,
-            "iwae_bpd": float(bits_per_dim(nll, dims)),
-            "iwae_samples": int(run.config.iwae_samples),
-            "num_images": int(len(values["log_likelihood"]))}
-
-
 def pictures(run, key, outdir: str) -> list:
     from jaxgen.hvae import pictures as pictures_lib  # matplotlib: paid only when drawing
     return pictures_lib.write_pictures(run, key, outdir)
@@ -74,4 +61,4 @@ def _pictures_metric(run, key, num):
     return {"pictures": pictures(run, key, os.path.join(run.workdir, "pictures"))}
 
 
-EVALUATIONS = {"elbo": evaluate_elbo, "iwae": evaluate_iwae, "pictures": _pictures_metric}
+EVALUATIONS = {"elbo": evaluate_elbo, "pictures": _pictures_metric}
