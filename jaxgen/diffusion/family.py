@@ -9,7 +9,7 @@ knobs are config keys, so `train`, `sample` and `eval` take the same overrides):
                 denoiser, samples decoded by the VAE); on the 2-D toy
                 datasets the points themselves (MLP denoiser)
   prediction    eps | x0 | v            (the regression target; losses.py)
-  schedule      linear | cosine         (schedules.py)
+  schedule      linear | cosine | vp    (schedules.py)
   sampler       ddpm | ddim, with sample_steps, eta, posterior_variance
   conditional   class label in; label_dropout trains the unconditional model
                 alongside, guidance = w mixes them at sampling:
