@@ -162,6 +162,7 @@ def cmd_train(args, overrides) -> None:
     if args.distributed:
         distributed.initialize(args.coordinator, args.num_processes, args.process_id,
                                args.heartbeat_timeout)
+        print(distributed.describe(args.heartbeat_timeout), file=sys.stderr, flush=True)
     config = config_lib.build_config(args.family, args.config_file,
                                      config_lib.parse_overrides(overrides))
     state, summary = train_run(config, args.workdir, progress=not args.no_progress)

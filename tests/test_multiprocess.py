@@ -34,7 +34,7 @@ from tiny_configs import tiny_overrides
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STEPS, KILL_AT = 4, 2
-HEARTBEAT = 10  # seconds; the stop after a kill must come within it, plus slack
+HEARTBEAT = 20  # seconds (short, yet not so short that a loaded machine trips it)
 STOP_SLACK = 30  # polling, the abort, a loaded 2-core machine
 
 
@@ -183,7 +183,8 @@ def runs(tmp_path_factory):
     kill = {distributed.DEBUG_KILL_AT: f"{KILL_AT}:1"}
     runs.round((("vae_S", vae, 0), {}),
                (("vae_K", vae, 2), dict(env=kill, heartbeat_timeout=HEARTBEAT)))
-    runs.left_by_kill = sorted(os.listdir(os.path.join(runs.workdir("vae_K"), "checkpoints")))
+    checkpoints = os.path.join(runs.workdir("vae_K"), "checkpoints")
+    runs.left_by_kill = sorted(os.listdir(checkpoints)) if os.path.isdir(checkpoints) else []
     runs.round((("vae_U", vae, 2), {}), (("vae_R", vae, 2), dict(workdir_of="vae_K")))
     return runs
 
@@ -246,11 +247,11 @@ def test_process_zero_alone_writes_the_workdir(runs):
 
 def test_killing_one_process_stops_the_other_within_the_heartbeat_timeout(runs):
     result = runs.results["vae_K"]
+    assert runs.left_by_kill == [str(KILL_AT)], "\n-----\n".join(o[-2500:] for o in result.outputs)
     assert result.returncodes[1] == -9  # the debug hook's SIGKILL, after checkpoint KILL_AT
     assert result.returncodes[0] != 0
     assert "another task died" in result.outputs[0], result.outputs[0][-3000:]
     assert result.ended[0] - result.ended[1] < HEARTBEAT + STOP_SLACK
-    assert runs.left_by_kill == [str(KILL_AT)]
 
 
 def test_restart_after_the_kill_resumes_bit_for_bit(runs):

@@ -117,6 +117,16 @@ def check_collectives() -> None:
                           "transport is broken; nothing was trained")
 
 
+def describe(heartbeat_timeout=None) -> str:
+    """One line for each process's log: who it is, and what happens if a peer dies."""
+    import jax
+    return (f"jaxgen: process {jax.process_index()} of {jax.process_count()} "
+            f"({jax.local_device_count()} of {jax.device_count()} devices); if a process dies, "
+            f"the others stop within about {heartbeat_timeout or DEFAULT_HEARTBEAT_TIMEOUT} s "
+            "(--heartbeat-timeout) with jax's \"another task died\"; run the same commands "
+            "again to resume")
+
+
 def process_index() -> int:
     import jax
     return jax.process_index()

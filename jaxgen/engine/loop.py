@@ -340,7 +340,14 @@ class _PeriodicMetrics:
 def _prepare_data(config):
     _say(f"preparing the data ({config.dataset}; the first use of a dataset converts it "
          "once, later runs read the cache)")
-    return data.train_data(config)
+    # Several processes on one host share the cache: process 0 converts a
+    # dataset's first use alone, the others read what it wrote.
+    if not distributed.is_primary():
+        distributed.barrier("jaxgen_data_ready")
+    sides = data.train_data(config)
+    if distributed.is_primary():
+        distributed.barrier("jaxgen_data_ready")
+    return sides
 
 
 def _train_locked(family, config, workdir, progress):
