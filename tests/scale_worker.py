@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxgen.engine import config as config_lib
 from jaxgen.engine import sharding
-from jaxgen.engine.images import read_metrics
+from jaxgen.engine.images import WALL_CLOCK_KEYS, read_metrics
 from jaxgen.engine.loop import train
 from tiny_configs import tiny_overrides
 
@@ -52,7 +52,7 @@ def main(root: str, runs: list) -> None:
         rows = read_metrics(os.path.join(workdir, "metrics.jsonl"))
         print(json.dumps({
             "name": run["name"], "devices": jax.device_count(),
-            "train": [{k: v for k, v in r.items() if k != "steps_per_sec"}
+            "train": [{k: v for k, v in r.items() if k not in WALL_CLOCK_KEYS}
                       for r in rows if r["split"] == "train"],
             "test": [r for r in rows if r["split"] == "test"],
             "param_dtypes": sorted({str(p.dtype) for p in jax.tree.leaves(state.params)}),

@@ -27,7 +27,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, without_wall_clock
 from jaxgen.engine import distributed, local_cluster
 from jaxgen.errors import ConfigError
 from tiny_configs import tiny_overrides
@@ -157,8 +157,7 @@ class Runs:
         return _read_jsonl(path) if os.path.exists(path) else []
 
     def metrics(self, name):
-        return [{k: v for k, v in row.items() if k != "steps_per_sec"}
-                for row in _read_jsonl(os.path.join(self.workdir(name), "metrics.jsonl"))]
+        return without_wall_clock(_read_jsonl(os.path.join(self.workdir(name), "metrics.jsonl")))
 
     def launch(self, name, family_args, processes, workdir_of=None, env=None, **kwargs):
         workdir = self.workdir(workdir_of or name)

@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 from jaxgen.engine import distributed, local_cluster  # noqa: E402
+from jaxgen.engine.images import WALL_CLOCK_KEYS  # noqa: E402
 
 DEVICES, STEPS, KILL_AT, HEARTBEAT = 4, 4, 2, 10
 TINY = {  # tests/tiny_configs.py's sizes; a schedule with a checkpoint at KILL_AT
@@ -50,7 +51,7 @@ def read_jsonl(path):
 
 
 def metrics(workdir):
-    return [{k: v for k, v in row.items() if k != "steps_per_sec"}
+    return [{k: v for k, v in row.items() if k not in WALL_CLOCK_KEYS}
             for row in read_jsonl(os.path.join(workdir, "metrics.jsonl"))]
 
 
