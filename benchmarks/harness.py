@@ -135,6 +135,9 @@ def arg_parser(description: str, steps: int = 30, repeats: int = 3,
         p.add_argument("--torch-compile", action="store_true",
                        help=f"also time the PyTorch step under torch.compile ({COMPILED!r}): "
                             "the fair peer of a compiled JAX step")
+        p.add_argument("--torch-compile-backend", default="inductor",
+                       help="torch.compile's backend (aot_eager: Dynamo and AOTAutograd without "
+                            "code generation, a quick check of the script)")
     return p
 
 
@@ -242,13 +245,13 @@ class TorchStep:
 COMPILED = "pytorch[compile]"  # the torch.compile peer's name in every report
 
 
-def compile_torch_step(step: TorchStep) -> TorchStep:
+def compile_torch_step(step: TorchStep, backend: str = "inductor") -> TorchStep:
     """The same step with its loss (forward, and through AOTAutograd the
     backward) compiled by `torch.compile`; the optimizer update stays eager.
     Compiling the loss function rather than the module also covers losses
     that call a module method (`m.loss(x)`), which a compiled module's
     attribute access would leave eager."""
-    step.loss_fn = step._torch.compile(step.loss_fn)
+    step.loss_fn = step._torch.compile(step.loss_fn, backend=backend)
     return step
 
 
@@ -256,7 +259,8 @@ def add_compiled_peer(impls: dict, args, make_torch_step) -> None:
     """With --torch-compile, `impls[COMPILED]`: a fresh PyTorch step (same
     seed, so the same weights) under torch.compile, timed beside eager."""
     if getattr(args, "torch_compile", False):
-        impls[COMPILED] = compile_torch_step(make_torch_step())
+        impls[COMPILED] = compile_torch_step(make_torch_step(),
+                                             getattr(args, "torch_compile_backend", "inductor"))
 
 
 def to_device(batch, device):

@@ -137,3 +137,15 @@ def test_streamed_cli_run_resumed_equals_the_in_memory_run(folder, tmp_path):
     for a, b in zip(jax.tree.leaves(jaxgen.load(resumed).state),
                     jax.tree.leaves(jaxgen.load(straight).state)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_celeba_streams_its_attributes_with_its_images(tmp_path):
+    from test_image_folder import mini_celeba
+    mini_celeba(tmp_path, num=16, partition=False)  # 15 train images, every tenth a test one
+    config, in_memory_config = folder_config(str(tmp_path)), folder_config(str(tmp_path), False)
+    config.dataset = in_memory_config.dataset = "celeba"
+    key = jax.random.key(1)
+    reference = data.BatchIterator(data.load_split(in_memory_config, "train"), 4, key)
+    got = take(streamed(config, 4, key), 5)
+    assert sorted(got[0]) == ["attributes", "image"]
+    assert_same_batches(got, take(reference, 5))
