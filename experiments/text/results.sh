@@ -16,7 +16,7 @@ for run in text_ngram text_ngram_char text_gpt text_lstm text_lstm2; do
   [ -d "$RUNS/$run" ] || continue
   timed "$run eval nll" $J eval --workdir "$RUNS/$run" --metrics nll,vocabulary --num 100000 \
     > "$OUT/${run}_nll.txt"
-  [ -f "$RUNS/$run/metrics.png" ] && cp "$RUNS/$run/metrics.png" "$OUT/${run}_curve.png"
+  [ -f "$RUNS/$run/metrics.png" ] && cp "$RUNS/$run/metrics.png" "$OUT/${run}_curve.png"  # none for the n-grams: one step
 done
 
 # Samples without and with the repetition heuristic (CTRL penalty 1.2, or
@@ -25,11 +25,12 @@ done
 for run in text_gpt text_lstm2 text_ngram; do
   [ -d "$RUNS/$run" ] || continue
   for option in repetition_penalty=1.0 repetition_penalty=1.2 no_repeat_ngram=4; do
+    name=${option/repetition_penalty=/penalty_}; name=${name/no_repeat_ngram=4/no_repeat_4gram}
     timed "$run text_samples $option" $J eval --workdir "$RUNS/$run" \
       --metrics text_samples --num 200 --config.sample_len=128 --config.temperature=0.7 \
-      --config.$option > "$OUT/${run}_stats_${option}.txt"
+      --config.$option > "$OUT/${run}_stats_${name}.txt"
     $J sample --workdir "$RUNS/$run" --num 5 --seed 0 --config.sample_len=128 \
-      --config.temperature=0.7 --config.$option --out "$OUT/${run}_samples_${option}.txt" > /dev/null
+      --config.temperature=0.7 --config.$option --out "$OUT/${run}_samples_${name}.txt" > /dev/null
   done
   $J sample --workdir "$RUNS/$run" --num 5 --seed 0 --config.prompt="The meaning of life is" \
     --config.temperature=0.8 --out "$OUT/${run}_prompt.txt" > /dev/null
