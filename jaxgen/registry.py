@@ -19,7 +19,8 @@ _FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family", "jaxgen.diff
                    "jaxgen.flows.family", "jaxgen.gan.family",
                    "jaxgen.autoregressive.family", "jaxgen.vqvae.family",
                    "jaxgen.dann.family", "jaxgen.translation.family",
-                   "jaxgen.text.family", "jaxgen.hvae.family")
+                   "jaxgen.text.family", "jaxgen.hvae.family",
+                   "jaxgen.stylegan.family")
 
 
 LIKELIHOOD_KINDS = ("exact", "bound", "dequantized bound")
