@@ -162,3 +162,21 @@ def test_truncate_and_w_avg_tracking():
                                [[1.5, 2.5], [0.5, 0.5]])
     np.testing.assert_allclose(np.asarray(losses.track_w_avg(w_avg, w, 0.9)),
                                [0.9 + 0.1 * 1.0, 0.9 + 0.1 * 2.0])
+
+
+def test_style_mixing_grid_takes_coarse_layers_from_rows_and_fine_from_columns():
+    from jaxgen.stylegan.pictures import style_mixing_styles
+    config = tiny_config(ema_decay="0.0", sample_from="raw")
+    g, _ = generator(config, jax.random.key(0))
+    state = steps.TrainState.create({"g": g, "d": None}, None,
+                                    extra={"w_avg": jnp.zeros((config.w_dim,))})
+    ws = np.asarray(style_mixing_styles(config, state, jax.random.key(1), crossover=3, n=2))
+    layers = steps.style_layers(config)
+    assert ws.shape == (9, layers, config.w_dim)  # a 3 x 3 grid, row by row
+    b0, b1, a0, a1 = ws[1, 0], ws[2, 0], ws[3, 0], ws[6, 0]
+    for source, index in ((b0, 1), (b1, 2), (a0, 3), (a1, 6)):  # headers: unmixed
+        np.testing.assert_array_equal(ws[index], np.broadcast_to(source, ws[index].shape))
+    for cell, (a, b) in {4: (a0, b0), 5: (a0, b1), 7: (a1, b0), 8: (a1, b1)}.items():
+        np.testing.assert_array_equal(ws[cell, :3], np.broadcast_to(a, (3, config.w_dim)))
+        np.testing.assert_array_equal(ws[cell, 3:], np.broadcast_to(b, (layers - 3,
+                                                                        config.w_dim)))

@@ -26,62 +26,69 @@ def _config(run, **values):
     return config
 
 
-def truncation_rows(config, state, key, ncols: int = GRID_COLUMNS):
-    """[len(TRUNCATIONS) * ncols, H, W, C]: the same latents and noise, one row per psi."""
-    k_z, k_noise = jax.random.split(key)
-    z = latents(config, k_z, ncols)
-    rows = [images_from_styles(config, state,
-                               broadcast_styles(config, truncated_styles(config, state, z, psi)),
-                               k_noise) for psi in TRUNCATIONS]
-    return jnp.concatenate(rows)
+def draw_with_shared_noise(config, state, ws, noise_key):
+    """ws [B, L, w_dim] -> images [B, H, W, C] in [0, 1], every image drawn as a
+    batch of one with the same key: one noise image per layer for all of them,
+    so pictures that compare styles differ in styles only."""
+    return jax.vmap(lambda one: images_from_styles(config, state, one[None], noise_key)[0])(ws)
 
 
-def style_mixing_grid(config, state, key, crossover: int, n: int = MIX_SIZE):
-    """[(n + 1)^2, H, W, C]: the first row holds the column sources B_j, the first
-    column the row sources A_i (top-left blank); cell (i, j) takes the coarse
-    layers (< crossover) from A_i and the fine ones from B_j, at config.truncation."""
-    k_a, k_b, k_noise = jax.random.split(key, 3)
+def truncation_styles(config, state, key, ncols: int = GRID_COLUMNS):
+    """ws [len(TRUNCATIONS) * ncols, L, w_dim]: the same latents, one row per psi."""
+    z = latents(config, key, ncols)
+    return jnp.concatenate([broadcast_styles(config, truncated_styles(config, state, z, psi))
+                            for psi in TRUNCATIONS])
+
+
+def style_mixing_styles(config, state, key, crossover: int, n: int = MIX_SIZE):
+    """ws [(n + 1)^2, L, w_dim] of the style-mixing grid, row by row: the first row
+    holds the column sources B_j after a corner that the caller blanks, the first column the row sources A_i; cell (i, j) takes the
+    coarse layers (< crossover) from A_i and the fine ones from B_j, at
+    config.truncation."""
+    k_a, k_b = jax.random.split(key)
     layers = style_layers(config)
     w_a = truncated_styles(config, state, latents(config, k_a, n), config.truncation)
     w_b = truncated_styles(config, state, latents(config, k_b, n), config.truncation)
-    # One noise image per layer for every cell (each cell is drawn as a batch
-    # of one with the same key), so only the styles differ across the grid.
-    def draw(ws):  # [B, L, w_dim] -> [B, H, W, C]
-        return jax.vmap(lambda one: images_from_styles(config, state, one[None], k_noise)[0])(ws)
+    # Row 0: the corner (blanked later) and B_j; row i + 1: A_i, then its cells.
+    w1 = jnp.concatenate([w_b[:1], w_b] + [jnp.repeat(w_a[i:i + 1], n + 1, axis=0)
+                                          for i in range(n)])  # coarse source of each cell
+    w2 = jnp.concatenate([w_b[:1], w_b] + [jnp.concatenate([w_a[i:i + 1], w_b])
+                                          for i in range(n)])  # fine source of each cell
+    count = (n + 1) ** 2
+    # Row 0 and column 0 show the sources unmixed (cutoff L); the cells mix.
+    index = jnp.arange(count)
+    unmixed = (index < n + 1) | (index % (n + 1) == 0)
+    cutoff = jnp.where(unmixed, layers, crossover)
+    return losses.mix_styles(w1, w2, cutoff, layers)
 
-    a_img = draw(broadcast_styles(config, w_a))
-    b_img = draw(broadcast_styles(config, w_b))
-    w1 = jnp.repeat(w_a, n, axis=0)  # [n * n, w_dim]: row i, column j at i * n + j
-    w2 = jnp.tile(w_b, (n, 1))
-    cut = jnp.full((n * n,), crossover)
-    mixed = draw(losses.mix_styles(w1, w2, cut, layers))
-    blank = jnp.zeros_like(a_img[:1])
-    rows = [jnp.concatenate([blank, b_img])]
-    for i in range(n):
-        rows.append(jnp.concatenate([a_img[i:i + 1], mixed[i * n:(i + 1) * n]]))
-    return jnp.concatenate(rows)
+
+def picture_arrays(config, state, key):
+    """Everything `pictures` draws, in one jitted call: {"samples_raw", ("samples_ema"),
+    "truncation", "style_mixing"}, images in [0, 1]."""
+    k_grid, k_trunc, k_mix, k_noise = jax.random.split(key, 4)
+    out = {}
+    for source in ["raw"] + (["ema"] if config.ema_decay > 0 else []):
+        sub = config.copy_and_resolve_references()
+        sub.sample_from = source  # the same latents for both, so the grids compare
+        out[f"samples_{source}"] = sample(sub, state, k_grid, GRID_COLUMNS ** 2)
+    strip = truncation_styles(config, state, k_trunc)
+    grid = style_mixing_styles(config, state, k_mix, style_layers(config) // 2)
+    images = draw_with_shared_noise(config, state, jnp.concatenate([strip, grid]), k_noise)
+    out["truncation"] = images[:strip.shape[0]]
+    out["style_mixing"] = images[strip.shape[0]:].at[0].set(0.0)  # the blank corner
+    return out
 
 
 def pictures(run, key, outdir: str) -> list:
+    """Sample grids (raw and EMA weights), the truncation strip (rows psi = 1, 0.7,
+    0.5, 0) and the style-mixing grid (crossover at half the layers)."""
     os.makedirs(outdir, exist_ok=True)
-    sources = ["raw"] + (["ema"] if run.config.ema_decay > 0 else [])
-    written = []
-    k_grid, k_trunc, k_mix = jax.random.split(key, 3)
-    for source in sources:  # the same latents for both, so the grids compare
-        config = _config(run, sample_from=source)
-        images = np.asarray(jax.jit(lambda s, k: sample(config, s, k, GRID_COLUMNS ** 2))(
-            run.state, k_grid))
-        written.append(save_image_grid(os.path.join(outdir, f"samples_{source}.png"), images,
-                                       ncols=GRID_COLUMNS))
     config = run.config
-    strip = jax.jit(lambda s, k: truncation_rows(config, s, k))(run.state, k_trunc)
-    written.append(save_image_grid(os.path.join(outdir, "truncation.png"), np.asarray(strip),
-                                   ncols=GRID_COLUMNS))
-    crossover = style_layers(config) // 2
-    grid = jax.jit(lambda s, k: style_mixing_grid(config, s, k, crossover))(run.state, k_mix)
-    written.append(save_image_grid(os.path.join(outdir, "style_mixing.png"), np.asarray(grid),
-                                   ncols=MIX_SIZE + 1))
-    return written
+    arrays = jax.device_get(jax.jit(lambda s, k: picture_arrays(config, s, k))(run.state, key))
+    ncols = {"truncation": GRID_COLUMNS, "style_mixing": MIX_SIZE + 1}
+    return [save_image_grid(os.path.join(outdir, f"{name}.png"), np.asarray(images),
+                            ncols=ncols.get(name, GRID_COLUMNS))
+            for name, images in arrays.items()]
 
 
 def pictures_metric(run, key, num):
