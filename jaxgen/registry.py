@@ -20,7 +20,8 @@ _FAMILY_MODULES = ("jaxgen.vae.family", "jaxgen.classifier.family", "jaxgen.diff
                    "jaxgen.autoregressive.family", "jaxgen.vqvae.family",
                    "jaxgen.dann.family", "jaxgen.translation.family",
                    "jaxgen.text.family", "jaxgen.hvae.family",
-                   "jaxgen.diffusion.ddgan.family", "jaxgen.vaegan.family")
+                   "jaxgen.diffusion.ddgan.family", "jaxgen.vaegan.family",
+                   "jaxgen.stylegan.family")
 
 
 LIKELIHOOD_KINDS = ("exact", "bound", "dequantized bound")

@@ -46,6 +46,8 @@ TINY = {
              "num_mixtures": "2", "iwae_samples": "2", "iwae_chunk_size": "2",
              "kl_warmup_steps": "2", "blocks_per_scale": "0", "output_blocks": "0"},
     "vaegan": {**VAE, "d_channels": "(4, 8)", "feature_layer": "2"},
+    "stylegan": {"g_channels": "(4, 4, 4, 4)", "d_channels": "(4, 4, 4, 4)", "latent_dim": "4",
+                 "w_dim": "4", "mapping_depth": "1", "conv": "flax"},
     "textgen": {"vocab_size": "50", "seq_len": "8", "embed_dim": "8", "num_layers": "1",
                 "num_heads": "2", "max_len": "32", "sample_len": "6", "speed_tokens": "6",
                 "speed_batch": "2", "eval_samples": "4"},

@@ -1,0 +1,1 @@
+"""StyleGAN-style generator family (`stylegan`)."""
