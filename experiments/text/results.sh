@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Evaluations and samples of experiments/results/text.md, for trained runs
 # runs/text_ngram, runs/text_ngram_char, runs/text_gpt, runs/text_lstm,
-# runs/text_lstm2 (train commands in each config's docstring: ngram.py,
-# ngram_char.py, transformer.py, lstm.py, lstm_fast.py). Writes
+# runs/text_lstm2, runs/text_lstm3 (train commands in each config's docstring: ngram.py,
+# ngram_char.py, transformer.py, lstm.py, lstm_fast.py, lstm_long.py). Writes
 # experiments/results/text/*; each eval also rewrites the run's eval.json.
 # Usage: bash experiments/text/results.sh [RUNS_DIR]   (niced; one run at a time)
 set -euo pipefail
@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 J="nice -n 19 python3 -m jaxgen.cli"
 timed() { local name=$1; shift; /usr/bin/time -f "$name: %e s wall" -a -o "$OUT/wall_times.txt" "$@"; }
 
-for run in text_ngram text_ngram_char text_gpt text_lstm text_lstm2; do
+for run in text_ngram text_ngram_char text_gpt text_lstm text_lstm2 text_lstm3; do
   [ -d "$RUNS/$run" ] || continue
   timed "$run eval nll" $J eval --workdir "$RUNS/$run" --metrics nll,vocabulary --num 100000 \
     > "$OUT/${run}_nll.txt"
