@@ -21,6 +21,21 @@ def epoch_permutation(data_key, epoch: int, num_examples: int) -> np.ndarray:
     return np.asarray(jax.random.permutation(jax.random.fold_in(data_key, epoch), num_examples))
 
 
+def checked_position(position, batches_per_epoch: int) -> tuple[int, int]:
+    """(epoch, index) of a saved iterator position; one from a damaged or
+    foreign checkpoint is refused rather than silently yielding other batches."""
+    try:
+        epoch, index = position["epoch"], position["index"]
+    except (KeyError, TypeError):
+        epoch = index = None
+    if (not isinstance(epoch, int) or not isinstance(index, int) or epoch < 0
+            or not 0 <= index <= batches_per_epoch):
+        raise DatasetError(f"the saved data-iterator position {position!r} is out of "
+                           f"range (epoch >= 0, index in 0..{batches_per_epoch}): the "
+                           "checkpoint is damaged or of another dataset")
+    return epoch, index
+
+
 class BatchIterator:
     """Yields dicts of numpy arrays with a leading batch axis of `batch_size`.
 
@@ -45,18 +60,7 @@ class BatchIterator:
         self._order_epoch, self._order = None, None
 
     def _checked(self, position) -> tuple[int, int]:
-        """(epoch, index) of a saved position; one from a damaged or foreign
-        checkpoint is refused rather than silently yielding other batches."""
-        try:
-            epoch, index = position["epoch"], position["index"]
-        except (KeyError, TypeError):
-            epoch = index = None
-        if (not isinstance(epoch, int) or not isinstance(index, int) or epoch < 0
-                or not 0 <= index <= self.batches_per_epoch):
-            raise DatasetError(f"the saved data-iterator position {position!r} is out of "
-                               f"range (epoch >= 0, index in 0..{self.batches_per_epoch}): the "
-                               "checkpoint is damaged or of another dataset")
-        return epoch, index
+        return checked_position(position, self.batches_per_epoch)
 
     @property
     def batches_per_epoch(self) -> int:

@@ -43,7 +43,7 @@ import jax
 import numpy as np
 
 from jaxgen.data import array_cache
-from jaxgen.data.iterator import epoch_permutation
+from jaxgen.data.iterator import checked_position, epoch_permutation
 from jaxgen.errors import ConfigError, DatasetError
 
 FORMAT_VERSION = 1
@@ -273,13 +273,7 @@ class StreamIterator:
         return self._batch_size // self._process_count
 
     def _checked(self, position) -> tuple[int, int]:
-        epoch, index = position.get("epoch"), position.get("index")
-        if (not isinstance(epoch, int) or not isinstance(index, int) or epoch < 0
-                or not 0 <= index <= self.batches_per_epoch):
-            raise DatasetError(f"the saved data-iterator position {dict(position)!r} is out "
-                               f"of range (epoch >= 0, index in 0..{self.batches_per_epoch}): "
-                               "the checkpoint is damaged or of another dataset")
-        return epoch, index
+        return checked_position(position, self.batches_per_epoch)
 
     @property
     def position(self) -> dict:
