@@ -408,6 +408,7 @@ def _train_locked(family, config, workdir, progress):
         state = init(keys.init, sample_batch)
     step = int(state.step)
     iterator = data.make_iterator(config, train_sides, config.batch_size, keys.data, position)
+    local = getattr(iterator, "process_local", False)  # a streamed iterator yields its share
 
     calls = [_PhaseCalls(family, phase_config, keys, state_sharding, mesh)
              for _, phase_config in phases]
@@ -486,7 +487,6 @@ def _train_locked(family, config, workdir, progress):
                     state = jax.jit(lambda s: family.phase_start(phase_config, s, index))(state)
                 # A fused call never crosses the end of a phase or of the run.
                 count = k if phase_end(phase, config) - step >= k else 1
-                local = getattr(iterator, "process_local", False)  # a streamed share
                 if count > 1:
                     batch = sharding.put_batch(iterator.next_stacked(count), mesh, stacked=True,
                                                process_local=local)
