@@ -15,10 +15,14 @@ dataset declares (speed does not depend on the values):
                    --min-steps of them and until --min-time seconds
   gflop_per_step   XLA's own count (`compiled.cost_analysis()["flops"]`)
 
-    nice -n 19 python benchmarks/compile_time.py [--families vae,gan] [--out-dir DIR]
+    nice -n 19 python benchmarks/compile_time.py [--families vae,gan] [--out-dir DIR] [--update]
 
 Results go to <out-dir>/compile_time.{json,md}, with the load average before
-and after each family (this machine is shared: compile times grow with load).
+and after each family (this machine is shared: compile times grow with load)
+and the date each row was measured. `--update` measures only the families
+named (or, with no --families, those without a successful row) and keeps
+the other rows of the existing report, so a family added later or one that
+failed under load is measured without re-running the rest.
 """
 from __future__ import annotations
 
@@ -144,6 +148,7 @@ def run_child(name: str, args) -> dict:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             result = {"family": name, "error": f"exit {done.returncode}: {tail[:300]}"}
     result["wall_s"] = round(time.perf_counter() - start, 1)
+    result["date"] = harness.utc_now()
     result["load_before"], result["load_after"] = load_before, [round(x, 2)
                                                                 for x in os.getloadavg()]
     return result
@@ -152,25 +157,45 @@ def run_child(name: str, args) -> dict:
 def markdown(report: dict) -> str:
     lines = ["# Time to the first train step and whole-step throughput, every family", "",
              *harness.header_lines(report),
+             *[f"- updated {u['date']}: `{u['command']}` (the rows measured then say so)"
+               for u in report.get("updates", [])],
              "- each family in a fresh process (no compilation cache), its default config and "
              "batch size, random batches of its dataset's shapes; steps timed after the first "
              f"(at least {report['settings']['min_steps']}, until "
              f"{report['settings']['min_time']} s), median", "",
              "| family | batch | params | init s | lower s | compile s | first step s | "
-             "to first step s | ms/step | ex/s | GFLOP/step | GFLOP/s | load before |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "to first step s | ms/step | ex/s | GFLOP/step | GFLOP/s | load before | measured |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in report["results"]:
+        # Rows from before rows carried their own date were measured on the report's date.
+        measured = r.get("date", report["date"])
         if "error" in r:
             lines.append(f"| {r['family']} | failed: {r['error']} |||||||||||| "
-                         f"{r['load_before'][0]} |")
+                         f"{r['load_before'][0]} | {measured} |")
             continue
         lines.append(
             f"| {r['family']} | {r['batch_size']} | {r['parameters']:,} | {r['init_s']} | "
             f"{r['lower_s']} | {r['compile_s']} | {r['first_step_s']} | "
             f"{r['time_to_first_step_s']} | {r['ms_per_step']} | {r['examples_per_second']} | "
-            f"{r['gflop_per_step']} | {r['gflop_per_second']} | {r['load_before'][0]} |")
+            f"{r['gflop_per_step']} | {r['gflop_per_second']} | {r['load_before'][0]} | "
+            f"{measured} |")
     lines.append("")
     return "\n".join(lines)
+
+
+def previous_rows(out_dir: str, report: dict) -> dict:
+    """family -> its row in the existing compile_time.json (each stamped with the
+    date it was measured); the new report keeps the old one's first date and
+    command so the header still says where the kept rows came from."""
+    path = os.path.join(out_dir, "compile_time.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        old = json.load(f)
+    report["updates"] = old.get("updates", []) + [
+        {"date": report["date"], "command": report["command"]}]
+    report["date"], report["command"] = old["date"], old["command"]
+    return {r["family"]: {**r, "date": r.get("date", old["date"])} for r in old["results"]}
 
 
 def main(argv=None) -> dict:
@@ -181,6 +206,9 @@ def main(argv=None) -> dict:
     p.add_argument("--max-steps", type=int, default=50)
     p.add_argument("--timeout", type=float, default=600, help="seconds per family")
     p.add_argument("--out-dir", default=harness.RESULTS_DIR)
+    p.add_argument("--update", action="store_true",
+                   help="keep the existing report's other rows; measure only --families or, "
+                        "without it, the families that have no successful row")
     p.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -188,14 +216,22 @@ def main(argv=None) -> dict:
                                                         args.min_time, args.max_steps)))
         return {}
     from jaxgen import registry
-    names = [n for n in args.families.split(",") if n] or registry.names()
+    asked = [n for n in args.families.split(",") if n]
+    unknown = sorted(set(asked) - set(registry.names()))
+    if unknown:
+        sys.exit(f"compile_time.py: unknown families {unknown}; known: {registry.names()}")
     report = {"benchmark": "compile_time", **harness.environment(),
               "command": harness.command_line("compile_time.py", argv, prefix="nice -n 19 "),
               "settings": {"min_steps": args.min_steps, "min_time": args.min_time,
-                           "max_steps": args.max_steps, "families": names}, "results": []}
+                           "max_steps": args.max_steps}, "results": []}
+    kept = previous_rows(args.out_dir, report) if args.update else {}
+    names = asked or [n for n in registry.names() if "error" in kept.get(n, {"error": ""})]
+    report["settings"]["families"] = names
+    report["results"] = [kept[n] for n in sorted(kept) if n not in names]
     for name in names:
         result = run_child(name, args)
         report["results"].append(result)
+        report["results"].sort(key=lambda r: r["family"])
         print(json.dumps(result), flush=True)
         # After every family, so a run stopped part-way keeps what it measured.
         harness.write_report(args.out_dir, "compile_time", report, markdown)

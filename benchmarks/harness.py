@@ -87,6 +87,10 @@ def gpu_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def environment() -> dict:
     """Machine, library versions, threads and the load average now."""
     import flax
@@ -94,7 +98,7 @@ def environment() -> dict:
     import jaxlib
     import torch
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": utc_now(),
         "machine": {"cpu": cpu_model(), "cores": usable_cores(), "platform": platform.platform(),
                     "jax_devices": [str(d) for d in jax.devices()],
                     "torch_device": str(torch.get_default_device()), "gpu": gpu_name()},

@@ -134,6 +134,11 @@ BF16_CASES = {
     "vae": ({"likelihood": "logistic"}, ("loss", "recon")),
     "dcgan": ({}, ("d_loss", "g_loss")),
     "ddpm": ({"channel_mults": "(1,)"}, ("loss", "grad_norm")),
+    "vqvae": ({}, ("loss", "recon")),
+    "pix2pix": ({}, ("d_loss", "g_loss")),
+    "cyclegan": ({}, ("d_a_loss", "g_loss")),
+    "dann": ({}, ("loss", "label_loss")),
+    "ddgan": ({"channel_mults": "(1,)"}, ("d_loss", "g_loss")),
 }
 # Measured: the test prints the largest relative difference of each loss from
 # its float32 value with -s (README.md, "Sharded parameters (fsdp) and bfloat16").

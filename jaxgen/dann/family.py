@@ -86,4 +86,5 @@ register(Family(
     default_config=default_config, init=init, train_step=steps.train_step, sample=None,
     eval_step=steps.eval_step,
     evaluations={**evaluation.EVALUATIONS, "pictures": pictures.pictures_metric},
-    pictures=pictures.pictures, cpu_note=CPU_NOTE))
+    pictures=pictures.pictures, cpu_note=CPU_NOTE,
+    compute_dtypes=("float32", "bfloat16")))  # models.py threads it

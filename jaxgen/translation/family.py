@@ -139,4 +139,5 @@ for _name, _steps in _STEPS.items():
         evaluations={**evaluation.EVALUATIONS, "pictures": pictures.pictures_metric},
         pictures=pictures.pictures, network_evals=lambda config: 1,
         conditional=lambda config: True,  # cond: the images to translate
-        cpu_note=_CPU_NOTES[_name]))
+        cpu_note=_CPU_NOTES[_name],
+        compute_dtypes=("float32", "bfloat16")))  # models.py threads it

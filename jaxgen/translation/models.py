@@ -23,11 +23,12 @@ that of the convolutions alone (tested with d_norm="none").
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxgen.nn import precision
 from jaxgen.nn.fast_conv import Conv, ConvTranspose
 from jaxgen.nn.padding import crop_to, pad_to, padded_shape
 
@@ -36,8 +37,10 @@ D_OUTPUTS = ("patch", "image")
 KERNEL = 4
 
 
-def normalise(kind: str, h):
-    return nn.InstanceNorm(use_scale=True, use_bias=True)(h) if kind == "instance" else h
+def normalise(kind: str, h, dtype=None):
+    # Flax computes the statistics in float32 whatever `dtype` (the output's) is.
+    return (nn.InstanceNorm(use_scale=True, use_bias=True, dtype=dtype)(h)
+            if kind == "instance" else h)
 
 
 class UNet(nn.Module):
@@ -46,6 +49,7 @@ class UNet(nn.Module):
     dropout_layers: int = 2
     dropout_rate: float = 0.5
     norm: str = "instance"
+    dtype: Any = None  # compute dtype (jaxgen.nn.precision); the output is float32
 
     @nn.compact
     def __call__(self, x, dropout: bool = False):  # x: [B, H, W, C_in] in [-1, 1]
@@ -53,17 +57,19 @@ class UNet(nn.Module):
         h = pad_to(x, padded_shape(*image_hw, 2 ** len(self.channels)))  # [B, H', W', C_in]
         skips = []
         for i, width in enumerate(self.channels):  # H' -> H' / 2 ** len(channels)
-            h = Conv(width, KERNEL, stride=2)(h)
-            h = nn.leaky_relu(normalise(self.norm, h) if i else h, 0.2)
+            h = Conv(width, KERNEL, stride=2, dtype=self.dtype)(h)
+            h = nn.leaky_relu(normalise(self.norm, h, self.dtype) if i else h, 0.2)
             skips.append(h)
         ups = list(reversed(range(len(self.channels) - 1)))
         for n, i in enumerate(ups):  # back up to H' / 2, joining the skip of each size
-            h = normalise(self.norm, ConvTranspose(self.channels[i], KERNEL, stride=2)(h))
+            h = normalise(self.norm, ConvTranspose(self.channels[i], KERNEL, stride=2,
+                                                   dtype=self.dtype)(h), self.dtype)
             if n < self.dropout_layers:
                 h = nn.Dropout(self.dropout_rate, deterministic=not dropout)(h)
             h = jnp.concatenate([nn.relu(h), skips[i]], axis=-1)
-        h = ConvTranspose(self.out_channels, KERNEL, stride=2)(h)  # [B, H', W', C_out]
-        return jnp.tanh(crop_to(h, image_hw))  # [B, H, W, C_out]
+        # [B, H', W', C_out]
+        h = ConvTranspose(self.out_channels, KERNEL, stride=2, dtype=self.dtype)(h)
+        return precision.to_float32(jnp.tanh(crop_to(h, image_hw)))  # [B, H, W, C_out]
 
 
 class PatchGAN(nn.Module):
@@ -71,18 +77,21 @@ class PatchGAN(nn.Module):
     layers: int = 2
     output: str = "patch"
     norm: str = "instance"
+    dtype: Any = None  # compute dtype (jaxgen.nn.precision); the logits are float32
 
     @nn.compact
     def __call__(self, x):  # [B, H, W, C] in [-1, 1]
         h = x
         for i in range(self.layers):
-            h = Conv(self.channels * 2 ** i, KERNEL, stride=2)(h)
-            h = nn.leaky_relu(normalise(self.norm, h) if i else h, 0.2)
-        h = Conv(self.channels * 2 ** self.layers, KERNEL, stride=1)(h)
-        h = nn.leaky_relu(normalise(self.norm, h), 0.2)
+            h = Conv(self.channels * 2 ** i, KERNEL, stride=2, dtype=self.dtype)(h)
+            h = nn.leaky_relu(normalise(self.norm, h, self.dtype) if i else h, 0.2)
+        h = Conv(self.channels * 2 ** self.layers, KERNEL, stride=1, dtype=self.dtype)(h)
+        h = nn.leaky_relu(normalise(self.norm, h, self.dtype), 0.2)
         if self.output == "image":
-            return nn.Dense(1)(h.reshape(h.shape[0], -1))  # [B, 1]
-        return Conv(1, KERNEL, stride=1)(h)  # [B, h, w, 1]: one logit per patch
+            logits = nn.Dense(1, dtype=self.dtype)(h.reshape(h.shape[0], -1))  # [B, 1]
+        else:
+            logits = Conv(1, KERNEL, stride=1, dtype=self.dtype)(h)  # [B, h, w, 1]: one per patch
+        return precision.to_float32(logits)
 
 
 def receptive_field(layers: int, kernel: int = KERNEL) -> int:
@@ -97,12 +106,13 @@ def receptive_field(layers: int, kernel: int = KERNEL) -> int:
 def make_generator(config, out_channels: int) -> UNet:
     return UNet(out_channels=out_channels, channels=tuple(config.g_channels),
                 dropout_layers=config.g_dropout_layers, dropout_rate=config.g_dropout,
-                norm=config.g_norm)
+                norm=config.g_norm, dtype=precision.layer_dtype(config))
 
 
 def make_discriminator(config) -> PatchGAN:
     return PatchGAN(channels=config.d_channels, layers=config.d_layers,
-                    output=config.d_output, norm=config.d_norm)
+                    output=config.d_output, norm=config.d_norm,
+                    dtype=precision.layer_dtype(config))
 
 
 def to_signed(pixels):

@@ -151,7 +151,9 @@ def _register():
                     likelihood_kind=lambda config: "bound", eval_step=steps.eval_step,
                     evaluations=evaluation.EVALUATIONS, pictures=evaluation.pictures,
                     network_evals=sampling.network_evals, upgrade_config=upgrade_config,
-                    cpu_note=CPU_NOTE))
+                    cpu_note=CPU_NOTE,
+                    # the autoencoder computes in it (models.py); the prior stays float32
+                    compute_dtypes=("float32", "bfloat16")))
 
 
 _register()

@@ -20,13 +20,15 @@ CPU-fast gradients (DESIGN.md, "Performance facts"); no nn.ConvTranspose.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import functools
+
+from typing import Any, Sequence
 
 import flax.linen as nn
 
 from jaxgen import data
 from jaxgen.autoregressive.models import ARCHITECTURES  # the prior is a PixelCNN
-from jaxgen.nn import fast_conv
+from jaxgen.nn import fast_conv, precision
 from jaxgen.nn.padding import padded_shape
 
 DOWNSAMPLING = 4  # two stride-2 convolutions: the code grid is the padded image / 4
@@ -37,42 +39,48 @@ PAD_MULTIPLE = 8
 
 class ResidualBlock(nn.Module):
     hidden: int
+    dtype: Any = None  # compute dtype (jaxgen.nn.precision), in every module here
 
     @nn.compact
     def __call__(self, x):  # [B, H, W, C] -> [B, H, W, C]
-        h = fast_conv.Conv(self.hidden, 3, 1)(nn.relu(x))
-        return x + nn.Dense(x.shape[-1])(nn.relu(h))
+        h = fast_conv.Conv(self.hidden, 3, 1, dtype=self.dtype)(nn.relu(x))
+        return x + nn.Dense(x.shape[-1], dtype=self.dtype)(nn.relu(h))
 
 
 class VQEncoder(nn.Module):
     channels: Sequence[int] = (32, 64)
     num_res_blocks: int = 2
     code_dim: int = 16
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x):  # x: [B, H', W', C] in [0, 1]
+        conv = functools.partial(fast_conv.Conv, dtype=self.dtype)
         x = x * 2.0 - 1.0  # centred input
-        x = nn.relu(fast_conv.Conv(self.channels[0], 3, 2)(x))   # [B, H'/2, W'/2, c0]
-        x = nn.relu(fast_conv.Conv(self.channels[1], 3, 2)(x))   # [B, H'/4, W'/4, c1]
-        x = fast_conv.Conv(self.channels[1], 3, 1)(x)
+        x = nn.relu(conv(self.channels[0], 3, 2)(x))   # [B, H'/2, W'/2, c0]
+        x = nn.relu(conv(self.channels[1], 3, 2)(x))   # [B, H'/4, W'/4, c1]
+        x = conv(self.channels[1], 3, 1)(x)
         for _ in range(self.num_res_blocks):
-            x = ResidualBlock(self.channels[1] // 2)(x)
-        return nn.Dense(self.code_dim)(nn.relu(x))              # z_e [B, H'/4, W'/4, D]
+            x = ResidualBlock(self.channels[1] // 2, dtype=self.dtype)(x)
+        return nn.Dense(self.code_dim, dtype=self.dtype)(nn.relu(x))  # z_e [B, H'/4, W'/4, D]
 
 
 class VQDecoder(nn.Module):
     channels: Sequence[int] = (32, 64)
     num_res_blocks: int = 2
     out_channels: int = 2
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, z_q):  # [B, h, w, D]
-        x = fast_conv.Conv(self.channels[1], 3, 1)(z_q)
+        up = functools.partial(fast_conv.ConvTranspose, dtype=self.dtype)
+        x = fast_conv.Conv(self.channels[1], 3, 1, dtype=self.dtype)(z_q)
         for _ in range(self.num_res_blocks):
-            x = ResidualBlock(self.channels[1] // 2)(x)
-        x = nn.relu(fast_conv.ConvTranspose(self.channels[0], 3, 2)(nn.relu(x)))  # [B, 2h, 2w, c0]
-        x = nn.relu(fast_conv.ConvTranspose(self.channels[0], 3, 2)(x))           # [B, 4h, 4w, c0]
-        return fast_conv.Conv(self.out_channels, 3, 1, name="out")(x)            # [B, 4h, 4w, 2C]
+            x = ResidualBlock(self.channels[1] // 2, dtype=self.dtype)(x)
+        x = nn.relu(up(self.channels[0], 3, 2)(nn.relu(x)))  # [B, 2h, 2w, c0]
+        x = nn.relu(up(self.channels[0], 3, 2)(x))           # [B, 4h, 4w, c0]
+        return fast_conv.Conv(self.out_channels, 3, 1, name="out",
+                              dtype=self.dtype)(x)           # [B, 4h, 4w, 2C]
 
 
 class VQAutoEncoder(nn.Module):
@@ -82,16 +90,19 @@ class VQAutoEncoder(nn.Module):
     num_res_blocks: int = 2
     code_dim: int = 16
     out_channels: int = 2
+    dtype: Any = None  # the networks' compute dtype; what encode and decode return is float32
 
     def setup(self):
-        self.encoder = VQEncoder(self.channels, self.num_res_blocks, self.code_dim)
-        self.decoder = VQDecoder(self.channels, self.num_res_blocks, self.out_channels)
+        self.encoder = VQEncoder(self.channels, self.num_res_blocks, self.code_dim, self.dtype)
+        self.decoder = VQDecoder(self.channels, self.num_res_blocks, self.out_channels,
+                                 self.dtype)
 
+    # float32 out, so the quantizer's distances and the likelihood never see bfloat16.
     def encode(self, x):
-        return self.encoder(x)
+        return precision.to_float32(self.encoder(x))
 
     def decode(self, z_q):
-        return self.decoder(z_q)
+        return precision.to_float32(self.decoder(z_q))
 
     def __call__(self, x):
         """Used only by `init`: touches both networks."""
@@ -117,7 +128,8 @@ def make_autoencoder(config) -> VQAutoEncoder:
     channels = data.image_shape(config)[-1]
     return VQAutoEncoder(channels=tuple(config.hidden_channels),
                          num_res_blocks=config.num_res_blocks, code_dim=config.code_dim,
-                         out_channels=2 * channels)  # a logistic's mean and scale per channel
+                         out_channels=2 * channels,  # a logistic's mean and scale per channel
+                         dtype=precision.layer_dtype(config))
 
 
 def make_prior(config):

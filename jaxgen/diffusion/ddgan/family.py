@@ -107,4 +107,5 @@ register(Family(
     default_config=default_config, init=init, train_step=steps.train_step,
     sample=sampling.sample, eval_step=steps.eval_step,
     evaluations={"pictures": pictures.pictures_metric}, pictures=pictures.write_pictures,
-    network_evals=sampling.network_evals, cpu_note=CPU_NOTE))
+    network_evals=sampling.network_evals, cpu_note=CPU_NOTE,
+    compute_dtypes=("float32", "bfloat16")))  # models.py threads it

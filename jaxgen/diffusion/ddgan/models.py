@@ -17,12 +17,13 @@ normalisation layer, so each example's output depends on that example alone
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxgen.diffusion.models import Conditioning, UNet
+from jaxgen.nn import precision
 from jaxgen.nn.fast_conv import conv3x3
 
 
@@ -33,31 +34,38 @@ class Generator(nn.Module):
     attention: bool = False
     mapping_layers: int = 2
     conv: str = "flax"
+    # Compute dtype (jaxgen.nn.precision) of both networks here; each returns
+    # float32, so the posterior step, the losses and R1 read float32.
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x_t, t, z):  # x_t [B, H, W, C], t [B], z [B, Z] -> x0 [B, H, W, C]
         emb_dim = 4 * self.channels  # the U-Net's embedding width
         w = z
         for _ in range(self.mapping_layers):
-            w = nn.swish(nn.Dense(emb_dim)(w))
-        style = nn.Dense(emb_dim, name="z_to_emb")(w)  # [B, 4 * channels]
+            w = nn.swish(nn.Dense(emb_dim, dtype=self.dtype)(w))
+        style = nn.Dense(emb_dim, name="z_to_emb", dtype=self.dtype)(w)  # [B, 4 * channels]
         out = UNet(channels=self.channels, channel_mults=tuple(self.channel_mults),
                    num_res_blocks=self.num_res_blocks, attention=self.attention,
-                   conv=self.conv, name="unet")(x_t, t, extra_emb=style)
-        return jnp.tanh(out)
+                   conv=self.conv, dtype=self.dtype, name="unet")(x_t, t, extra_emb=style)
+        return precision.to_float32(jnp.tanh(out))
 
 
 class Discriminator(nn.Module):
     channels: Sequence[int] = (32, 64, 128)
     conv: str = "flax"
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x_prev, x_t, t):  # [B, H, W, C] twice, t [B] -> logits [B]
-        emb = Conditioning(4 * self.channels[0], self.channels[0], name="time")(t)  # [B, E]
-        h = conv3x3(self.channels[0], self.conv)(jnp.concatenate([x_prev, x_t], axis=-1))
+        dt = self.dtype
+        emb = Conditioning(4 * self.channels[0], self.channels[0], dtype=dt,
+                           name="time")(t)  # [B, E]
+        h = conv3x3(self.channels[0], self.conv, dtype=dt)(
+            jnp.concatenate([x_prev, x_t], axis=-1))
         for features in self.channels:
-            h = conv3x3(features, self.conv, stride=2)(nn.leaky_relu(h, 0.2))
-            h = h + nn.Dense(features)(emb)[:, None, None, :]
-            h = conv3x3(features, self.conv)(nn.leaky_relu(h, 0.2))
+            h = conv3x3(features, self.conv, stride=2, dtype=dt)(nn.leaky_relu(h, 0.2))
+            h = h + nn.Dense(features, dtype=dt)(emb)[:, None, None, :]
+            h = conv3x3(features, self.conv, dtype=dt)(nn.leaky_relu(h, 0.2))
         h = nn.leaky_relu(h, 0.2).reshape(h.shape[0], -1)
-        return nn.Dense(1, name="logit")(h)[:, 0]
+        return precision.to_float32(nn.Dense(1, name="logit", dtype=dt)(h)[:, 0])

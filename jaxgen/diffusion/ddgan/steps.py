@@ -19,6 +19,7 @@ from jaxgen.diffusion.ddgan.models import Discriminator, Generator
 from jaxgen.diffusion.losses import pixels_to_data
 from jaxgen.engine import optim
 from jaxgen.engine.state import TrainState
+from jaxgen.nn import precision
 
 NETWORKS = ("g", "d")
 
@@ -26,11 +27,13 @@ NETWORKS = ("g", "d")
 def make_generator(config) -> Generator:
     return Generator(channels=config.base_channels, channel_mults=tuple(config.channel_mults),
                      num_res_blocks=config.num_res_blocks, attention=config.attention,
-                     mapping_layers=config.mapping_layers, conv=config.conv)
+                     mapping_layers=config.mapping_layers, conv=config.conv,
+                     dtype=precision.layer_dtype(config))
 
 
 def make_discriminator(config) -> Discriminator:
-    return Discriminator(channels=tuple(config.d_channels), conv=config.d_conv)
+    return Discriminator(channels=tuple(config.d_channels), conv=config.d_conv,
+                         dtype=precision.layer_dtype(config))
 
 
 def make_schedule(config) -> schedules.Schedule:
