@@ -157,7 +157,8 @@ def run_child(name: str, args) -> dict:
 def markdown(report: dict) -> str:
     lines = ["# Time to the first train step and whole-step throughput, every family", "",
              *harness.header_lines(report),
-             *[f"- updated {u['date']}: `{u['command']}` (the rows measured then say so)"
+             *[f"- updated {u['date']}: `{u['command']}`, load average before "
+               f"{u.get('load_average_before')} (the rows measured then say so in 'measured')"
                for u in report.get("updates", [])],
              "- each family in a fresh process (no compilation cache), its default config and "
              "batch size, random batches of its dataset's shapes; steps timed after the first "
@@ -183,6 +184,12 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def niceness_prefix() -> str:
+    """`nice -n N ` for the niceness this process runs at ("" at 0), for its command line."""
+    niceness = os.nice(0)
+    return f"nice -n {niceness} " if niceness else ""
+
+
 def previous_rows(out_dir: str, report: dict) -> dict:
     """family -> its row in the existing compile_time.json (each stamped with the
     date it was measured); the new report keeps the old one's first date and
@@ -193,8 +200,10 @@ def previous_rows(out_dir: str, report: dict) -> dict:
     with open(path) as f:
         old = json.load(f)
     report["updates"] = old.get("updates", []) + [
-        {"date": report["date"], "command": report["command"]}]
+        {"date": report["date"], "command": report["command"],
+         "load_average_before": report["load_average_before"]}]
     report["date"], report["command"] = old["date"], old["command"]
+    report["load_average_before"] = old["load_average_before"]
     return {r["family"]: {**r, "date": r.get("date", old["date"])} for r in old["results"]}
 
 
@@ -221,7 +230,7 @@ def main(argv=None) -> dict:
     if unknown:
         sys.exit(f"compile_time.py: unknown families {unknown}; known: {registry.names()}")
     report = {"benchmark": "compile_time", **harness.environment(),
-              "command": harness.command_line("compile_time.py", argv, prefix="nice -n 19 "),
+              "command": harness.command_line("compile_time.py", argv, prefix=niceness_prefix()),
               "settings": {"min_steps": args.min_steps, "min_time": args.min_time,
                            "max_steps": args.max_steps}, "results": []}
     kept = previous_rows(args.out_dir, report) if args.update else {}
