@@ -6,7 +6,9 @@ transport shows as such before any training test fails. The training runs
 are started once (module fixture) through the real command line:
   single-process reference S; 2 processes uninterrupted U; 2 processes K
   whose process 1 is SIGKILLed right after checkpoint 2, then the restart R
-  of K's workdir, which resumes to the end.
+  of K's workdir, which resumes to the end. Beside them, the tiny VAE on a
+  test-made image folder: in memory in one process, and streamed through
+  grain in 2 processes, each reading only its own rows of every batch.
 The family is the tiny VAE; the same checks for the tiny GAN, and for 4
 processes x 1 device, are in experiments/scale/multiprocess.py (each
 launch costs tens of seconds on a loaded 2-core machine, so the suite runs
@@ -27,7 +29,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import run_cli, without_wall_clock
+from conftest import run_cli, without_wall_clock, write_rgb32_folder
 from jaxgen.engine import distributed, local_cluster
 from jaxgen.errors import ConfigError
 from tiny_configs import tiny_overrides
@@ -175,16 +177,30 @@ class Runs:
             t.join()
 
 
+def _streamed_folder_args(root: str) -> tuple[list[str], dict]:
+    """The tiny VAE on a test-made folder of 8x8 RGB images (batch 8: 4 rows
+    for each of 2 processes), and the environment that gives the array_record
+    shards their own cache."""
+    folder = write_rgb32_folder(os.path.join(root, "folder"), per_class=11)
+    values = dict(dataset="image_folder", data_path=folder, image_size=8, channels=3,
+                  batch_size=8)
+    args = ["vae", *VAE, *_config_args(values)]
+    return args, {"JAXGEN_DATA_DIR": os.path.join(root, "data_cache")}
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     runs = Runs(str(tmp_path_factory.mktemp("multiprocess")))
     vae = ["vae", *VAE]
     kill = {distributed.DEBUG_KILL_AT: f"{KILL_AT}:1"}
+    folder, cache = _streamed_folder_args(runs.root)
     runs.round((("vae_S", vae, 0), {}),
-               (("vae_K", vae, 2), dict(env=kill, heartbeat_timeout=HEARTBEAT)))
+               (("vae_K", vae, 2), dict(env=kill, heartbeat_timeout=HEARTBEAT)),
+               (("stream_S", folder, 0), dict(env=cache)))  # in memory, one process
     checkpoints = os.path.join(runs.workdir("vae_K"), "checkpoints")
     runs.left_by_kill = sorted(os.listdir(checkpoints)) if os.path.isdir(checkpoints) else []
-    runs.round((("vae_U", vae, 2), {}), (("vae_R", vae, 2), dict(workdir_of="vae_K")))
+    runs.round((("vae_U", vae, 2), {}), (("vae_R", vae, 2), dict(workdir_of="vae_K")),
+               (("stream_U", folder + ["--config.streaming=True"], 2), dict(env=cache)))
     return runs
 
 
@@ -232,6 +248,22 @@ def test_each_process_feeds_its_own_half_of_the_global_batch(runs):
         assert first["rows"] + second["rows"] == whole["rows"]
     fed = [row for part in parts for record in part for row in record["rows"]]
     assert len(set(fed)) == len(fed) == STEPS * len(single[0]["rows"])
+
+
+def test_two_streaming_processes_train_on_the_in_memory_global_batches(runs):
+    """Streamed through grain, each process reads only its share of every global
+    batch (its own array_record rows), and the two shares are the in-memory
+    single-process run's batches: the same curve, row for row the same examples."""
+    _assert_ran(runs, "stream_S")
+    _assert_ran(runs, "stream_U")
+    _assert_close_curves(runs.metrics("stream_U"), runs.metrics("stream_S"))
+    single = [r for r in runs.debug("stream_S", "batches") if r["field"] == "image"]
+    parts = [[r for r in runs.debug("stream_U", "batches", p) if r["field"] == "image"]
+             for p in (0, 1)]
+    assert len(single) == len(parts[0]) == len(parts[1]) == STEPS
+    for whole, first, second in zip(single, *parts):
+        assert len(first["rows"]) == len(second["rows"]) == 4
+        assert first["rows"] + second["rows"] == whole["rows"]
 
 
 def test_process_zero_alone_writes_the_workdir(runs):
