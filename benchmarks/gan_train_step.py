@@ -5,8 +5,8 @@ Two architectures, each timed interleaved in one process:
   mlp     the course's MLP GAN (G 100-256-512-1024-784, D 784-1024-512-256-1,
           LeakyReLU 0.2, dropout 0.3 in D), batch 256, Adam(2e-4, 0.5)
   dcgan   jaxgen's DCGAN (G: Dense -> 7x7x128, BN, two stride-2 4x4 transposed
-          convs 64/32 with BN, 3x3 conv, tanh; D: 4x4 stride-2 convs 32/64,
-          LeakyReLU, Dense), batch 64, Adam(2e-4, 0.5)
+          convs 64/32 with BN, 3x3 conv, tanh; D: four 4x4 stride-2 convs
+          32/64/128/256, LeakyReLU, Dense), batch 64, Adam(2e-4, 0.5)
 
 jaxgen runs the engine's jitted, state-donated step (`make_train_call`) of the
 `gan` / `dcgan` family; PyTorch runs the textbook eager loop: D step on real and
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import harness
 
+D_CHANNELS = (32, 64, 128, 256)  # the dcgan family's default d_channels
 SETTINGS = {"mlp": {"family": "gan", "batch_size": 256}, "dcgan": {"family": "dcgan", "batch_size": 64}}
 
 
@@ -57,8 +58,17 @@ def build_torch_gan(arch: str):
                       nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
                       nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),
                       nn.Conv2d(32, 1, 3, 1, 1), nn.Tanh())
-    d = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), leaky(), nn.Conv2d(32, 64, 4, 2, 1), leaky(),
-                      nn.Flatten(), nn.Linear(7 * 7 * 64, 1))
+    # D: jaxgen's default four 4x4 stride-2 blocks, 28 -> 14 -> 7 -> 4 -> 2,
+    # each padded as XLA's 'SAME' pads it (7 -> 4 needs 1 before and 2 after).
+    layers, size, width_in = [], 28, 1
+    for width in D_CHANNELS:
+        out = -(-size // 2)
+        total = max((out - 1) * 2 + 4 - size, 0)
+        before, after = total // 2, total - total // 2
+        layers += [nn.ZeroPad2d((before, after, before, after)),  # left, right, top, bottom
+                   nn.Conv2d(width_in, width, 4, 2, 0), leaky()]
+        size, width_in = out, width
+    d = nn.Sequential(*layers, nn.Flatten(), nn.Linear(size * size * width_in, 1))
     return g, d
 
 
