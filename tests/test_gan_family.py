@@ -80,7 +80,7 @@ def test_critic_steps_are_sequential_updates_on_their_own_slices():
     key = jax.random.key(5)
     scanned, _ = steps.discriminator_steps(config, state, real, None, key)
 
-    carry = (state.params["d"], state.opt_state["d"])
+    carry = (state.params["d"], state.opt_state["d"], None)  # no spectral-norm vectors
     for i, k in enumerate(jax.random.split(key, 3)):
         carry, _ = steps.critic_update(config, state.params["g"], None, carry,
                                      (real[4 * i:4 * (i + 1)], None, k))
@@ -120,7 +120,7 @@ def test_unrolled_generator_sees_a_different_discriminator():
         state = gan_family.init(config, jax.random.key(0), batch)
         real = models.real_examples(config, batch)
         return jax.grad(lambda g: steps.generator_objective(
-            config, g, None, state.params["d"], state.opt_state["d"], real, None,
+            config, g, None, state.params["d"], state.opt_state["d"], None, real, None,
             jax.random.key(4))[0])(state.params["g"])
 
     plain = g_grads()

@@ -100,12 +100,17 @@ def default_config(family: str = "gan") -> ml_collections.ConfigDict:
     c.activation = "leaky_relu"
     c.d_dropout = 0.3
     c.g_channels = (128, 64, 32)   # dcgan: starts at size / 4 (28: 7, 14, 28; 32: 8, 16, 32)
-    c.d_channels = (32, 64)        # dcgan: size / 2, size / 4
+    # dcgan: four stride-2 blocks, 28 -> 14 -> 7 -> 4 -> 2 ('SAME' padding rounds
+    # 7 / 2 up), as Radford et al.'s D halves to 4x4 from 64x64. Runs saved with
+    # the earlier two-block default (32, 64) keep it: config.json holds d_channels.
+    c.d_channels = (32, 64, 128, 256)
     c.bn_momentum = 0.9
     c.loss = "non_saturating"      # one of losses.LOSSES
     c.n_critic = 1                 # discriminator updates per generator update
     c.clip_value = 0.0             # > 0: WGAN weight clipping of D to [-c, c]
     c.gp_weight = 0.0              # > 0: WGAN-GP gradient penalty weight
+    c.r1_weight = 0.0              # gamma > 0: R1 penalty (gamma / 2) E_real ||grad D||^2
+    c.d_spectral_norm = False      # spectral normalisation of D's weights (spectral.py)
     c.pack = 1                     # PacGAN: samples the discriminator judges together
     c.unroll_steps = 0             # unrolled GAN: D steps looked ahead by G
     c.conditional = False          # class label into G and D (projection)
@@ -191,7 +196,8 @@ def validate(config) -> None:
     _choice(config, "sample_from", SAMPLE_FROM)
     _choice(config, "activation", ACTIVATIONS)
     for key, low in (("n_critic", 1), ("pack", 1), ("unroll_steps", 0), ("latent_dim", 1),
-                     ("clip_value", 0.0), ("gp_weight", 0.0), ("ema_decay", 0.0),
+                     ("clip_value", 0.0), ("gp_weight", 0.0), ("r1_weight", 0.0),
+                     ("ema_decay", 0.0),
                      ("d_dropout", 0.0)):
         _at_least(config, key, low)
     for name in steps.NETWORKS:

@@ -248,4 +248,9 @@ def discriminate(config, d_params, x, labels, key, train: bool):
 
 def g_batch_stats(state):
     """The DCGAN generator's batch-norm running averages (None for the MLP)."""
-    return None if state.extra is None else state.extra["g_batch_stats"]
+    return None if state.extra is None else state.extra.get("g_batch_stats")
+
+
+def d_vectors(state):
+    """The power-iteration vectors of D's spectral norm (None without it)."""
+    return None if state.extra is None else state.extra.get("d_spectral")

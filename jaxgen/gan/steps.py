@@ -2,7 +2,10 @@
 
 One TrainState holds both networks: params {"g", "d"}, opt_state {"g", "d"},
 ema_params (the generator's moving average, when `ema_decay` > 0) and extra
-{"g_batch_stats"} (the DCGAN generator's batch-norm running averages).
+{"g_batch_stats"} (the DCGAN generator's batch-norm running averages) and
+{"d_spectral"} (with `d_spectral_norm`: the power-iteration vectors of D's
+weights, spectral.py; every use of D sees its weights divided by their
+estimated largest singular values, refreshed once per critic update).
 
 One train_step = `n_critic` discriminator updates, then one generator update,
 each with its own key (fold/split of the step key). The real batch of
@@ -24,9 +27,9 @@ import optax
 
 from jaxgen.engine import optim
 from jaxgen.engine.state import TrainState
-from jaxgen.gan import losses
-from jaxgen.gan.models import (batch_labels, discriminate, discriminate_packed, example_shape,
-                               g_batch_stats, generate, is_points, latents, make_discriminator,
+from jaxgen.gan import losses, spectral
+from jaxgen.gan.models import (batch_labels, d_vectors, discriminate, discriminate_packed,
+                               example_shape, g_batch_stats, generate, is_points, latents, make_discriminator,
                                make_generator, num_classes, pack_samples, real_examples)
 
 NETWORKS = ("g", "d")
@@ -51,11 +54,13 @@ def make_optimizers(config) -> dict:
 # --------------------------------------------------------------------------- objectives
 
 
-def critic_objective(config, d_params, g_params, g_stats, real, labels, key):
+def critic_objective(config, d_params, g_params, g_stats, real, labels, key, vectors=None):
     """(D's loss on a real slice and as many fresh fakes, metrics); keys: latents,
     dropout on real, dropout on fake, interpolation weights of the penalty.
-    Differentiable in g_params as well (the unrolled GAN needs it)."""
+    Differentiable in g_params as well (the unrolled GAN needs it). `vectors`:
+    the spectral-norm vectors (None: D's weights as they are)."""
     k_z, k_real, k_fake, k_gp = jax.random.split(key, 4)
+    d_params = spectral.normalise(d_params, vectors)
     fake, _ = generate(config, g_params, g_stats, latents(config, k_z, real.shape[0]), labels,
                        train=True)
     real_out = discriminate(config, d_params, real, labels, k_real, train=True)
@@ -70,43 +75,57 @@ def critic_objective(config, d_params, g_params, g_stats, real, labels, key):
                                           pack_samples(fake, config.pack), k_interp)
         loss = loss + config.gp_weight * penalty
         aux["gp"] = penalty
+    if config.r1_weight > 0:
+        # R1 (Mescheder et al. 2018): (gamma / 2) E_real ||grad_x D(x)||^2, dropout on
+        # real's key so the penalised function is the one the loss saw.
+        critic = functools.partial(discriminate_packed, config, d_params, labels=labels,
+                                   key=k_real, train=True)
+        r1 = losses.r1_penalty(critic, pack_samples(real, config.pack))
+        loss = loss + 0.5 * config.r1_weight * r1
+        aux["r1"] = r1
     return loss, aux
 
 
 def critic_update(config, g_params, g_stats, carry, inputs):
-    """One optimizer step of D (params, opt_state) = carry on (real, labels, key) = inputs."""
-    d_params, d_opt_state = carry
+    """One optimizer step of D (params, opt_state, spectral vectors or None) = carry
+    on (real, labels, key) = inputs; the vectors get their power iteration first."""
+    d_params, d_opt_state, vectors = carry
     real, labels, key = inputs
+    if vectors is not None:
+        vectors = spectral.power_step(d_params, vectors)
     grads, aux = jax.grad(critic_objective, argnums=1, has_aux=True)(
-        config, d_params, g_params, g_stats, real, labels, key)
+        config, d_params, g_params, g_stats, real, labels, key, vectors)
     updates, d_opt_state = make_optimizers(config)["d"].update(grads, d_opt_state, d_params)
     d_params = optax.apply_updates(d_params, updates)
     if config.clip_value > 0:
         d_params = losses.clip_weights(d_params, config.clip_value)
-    return (d_params, d_opt_state), aux
+    return (d_params, d_opt_state, vectors), aux
 
 
-def unrolled_discriminator(config, d_params, d_opt_state, g_params, g_stats, real, labels, key):
-    """D's parameters after `unroll_steps` more updates against the current G,
-    as a differentiable function of g_params (Metz et al. 2017, Eq. 5)."""
+def unrolled_discriminator(config, d_params, d_opt_state, vectors, g_params, g_stats, real,
+                           labels, key):
+    """D's (parameters, spectral vectors) after `unroll_steps` more updates against
+    the current G, as a differentiable function of g_params (Metz et al. 2017, Eq. 5)."""
     steps = config.unroll_steps
     xs = (jnp.broadcast_to(real, (steps,) + real.shape),
           None if labels is None else jnp.broadcast_to(labels, (steps,) + labels.shape),
           jax.random.split(key, steps))
     update = functools.partial(critic_update, config, g_params, g_stats)
-    (d_params, _), _ = jax.lax.scan(update, (d_params, d_opt_state), xs)
-    return d_params
+    (d_params, _, vectors), _ = jax.lax.scan(update, (d_params, d_opt_state, vectors), xs)
+    return d_params, vectors
 
 
-def generator_objective(config, g_params, g_stats, d_params, d_opt_state, real, labels, key):
+def generator_objective(config, g_params, g_stats, d_params, d_opt_state, vectors, real, labels,
+                        key):
     """(G's loss on batch_size / n_critic fresh latents, new batch stats)."""
     k_z, k_drop, k_unroll = jax.random.split(key, 3)
     fake, g_stats_new = generate(config, g_params, g_stats,
                                  latents(config, k_z, real.shape[0]), labels, train=True)
     if config.unroll_steps > 0:
-        d_params = unrolled_discriminator(config, d_params, d_opt_state, g_params, g_stats,
-                                          real, labels, k_unroll)
-    fake_out = discriminate(config, d_params, fake, labels, k_drop, train=True)
+        d_params, vectors = unrolled_discriminator(config, d_params, d_opt_state, vectors,
+                                                   g_params, g_stats, real, labels, k_unroll)
+    fake_out = discriminate(config, spectral.normalise(d_params, vectors), fake, labels, k_drop,
+                            train=True)
     return losses.generator_loss(config.loss, fake_out), g_stats_new
 
 
@@ -119,11 +138,12 @@ def discriminator_steps(config, state, real, labels, key):
     slices = real.reshape((n, real.shape[0] // n) + real.shape[1:])  # [n, B / n, ...]
     label_slices = None if labels is None else labels.reshape(n, -1)  # [n, B / n]
     update = functools.partial(critic_update, config, state.params["g"], g_batch_stats(state))
-    (d_params, d_opt_state), aux = jax.lax.scan(
-        update, (state.params["d"], state.opt_state["d"]),
+    (d_params, d_opt_state, vectors), aux = jax.lax.scan(
+        update, (state.params["d"], state.opt_state["d"], d_vectors(state)),
         (slices, label_slices, jax.random.split(key, n)))
     state = state.replace(params={**state.params, "d": d_params},
-                          opt_state={**state.opt_state, "d": d_opt_state})
+                          opt_state={**state.opt_state, "d": d_opt_state},
+                          extra=_with_extra(state, d_spectral=vectors))
     return state, jax.tree.map(jnp.mean, aux)  # averaged over the critic updates
 
 
@@ -132,18 +152,25 @@ def generator_step(config, state, real, labels, key):
     feeds the unrolled critic steps, if any. -> (state, metrics)"""
     (loss, g_stats), grads = jax.value_and_grad(generator_objective, argnums=1, has_aux=True)(
         config, state.params["g"], g_batch_stats(state), state.params["d"],
-        state.opt_state["d"], real, labels, key)
+        state.opt_state["d"], d_vectors(state), real, labels, key)
     updates, g_opt_state = make_optimizers(config)["g"].update(
         grads, state.opt_state["g"], state.params["g"])
     g_params = optax.apply_updates(state.params["g"], updates)
     ema = state.ema_params
     if config.ema_decay > 0:
         ema = optim.ema_update(ema, g_params, config.ema_decay)
-    extra = None if g_stats is None else {"g_batch_stats": g_stats}
     state = state.replace(params={**state.params, "g": g_params},
                           opt_state={**state.opt_state, "g": g_opt_state},
-                          ema_params=ema, extra=extra)
+                          ema_params=ema, extra=_with_extra(state, g_batch_stats=g_stats))
     return state, {"g_loss": loss}
+
+
+def _with_extra(state, **entries):
+    """state.extra with `entries` replaced where they are kept (a None entry is
+    not kept: the MLP has no batch stats, D without spectral norm no vectors)."""
+    extra = dict(state.extra or {})
+    extra.update({k: v for k, v in entries.items() if v is not None})
+    return extra or None
 
 
 def train_step(config, state, batch, key):
@@ -172,11 +199,15 @@ def init(config, key, sample_batch) -> TrainState:
         {"params": k_d, "dropout": k_drop}, pack_samples(real[:config.pack], config.pack),
         first, train=False)
     params = {"g": g_vars["params"], "d": d_vars["params"]}
+    extra = {}
+    if "batch_stats" in g_vars:
+        extra["g_batch_stats"] = g_vars["batch_stats"]
+    if config.d_spectral_norm:
+        extra["d_spectral"] = spectral.init_vectors(params["d"], jax.random.fold_in(k_d, 1))
     optimizers = make_optimizers(config)
     opt_state = {name: optimizers[name].init(params[name]) for name in NETWORKS}
     ema = jax.tree.map(jnp.copy, params["g"]) if config.ema_decay > 0 else None
-    extra = {"g_batch_stats": g_vars["batch_stats"]} if "batch_stats" in g_vars else None
-    return TrainState.create(params, opt_state, ema_params=ema, extra=extra)
+    return TrainState.create(params, opt_state, ema_params=ema, extra=extra or None)
 
 
 def eval_step(config, state, batch, key):
@@ -187,8 +218,9 @@ def eval_step(config, state, batch, key):
     k_z, k_d = jax.random.split(key)
     fake, _ = generate(config, state.params["g"], g_batch_stats(state),
                        latents(config, k_z, real.shape[0]), labels, train=False)
-    real_out = discriminate(config, state.params["d"], real, labels, k_d, train=False)
-    fake_out = discriminate(config, state.params["d"], fake, labels, k_d, train=False)
+    d_params = spectral.normalise(state.params["d"], d_vectors(state))
+    real_out = discriminate(config, d_params, real, labels, k_d, train=False)
+    fake_out = discriminate(config, d_params, fake, labels, k_d, train=False)
     return {"d_loss": losses.discriminator_loss(config.loss, real_out, fake_out),
             "g_loss": losses.generator_loss(config.loss, fake_out),
             "d_real": jnp.mean(real_out), "d_fake": jnp.mean(fake_out)}
