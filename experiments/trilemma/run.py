@@ -121,10 +121,15 @@ def measure_image_row(args, row, entry, overrides, trained, first_row, log_path)
     timing = ["sample_time"]
     if first_row and has_likelihood(entry, trained["overrides"]):
         timing.append("nll")  # the likelihood does not depend on the sampler: once per entry
+    samples = ["fid", "pr", "classes"]
+    if args.sample_seconds is None and (args.nll_num == args.num or "nll" not in timing):
+        # N does not wait for the measured speed: one `jaxgen eval` call does it all.
+        return measure.evaluate(workdir, timing + samples, args.num, args.seed, overrides,
+                                args.out, row, "all", log_path)
     values = measure.evaluate(workdir, timing, args.nll_num, args.seed, overrides, args.out,
                               row, "timing", log_path)
     num = sample_count(args, values["images_per_sec"])
-    values.update(measure.evaluate(workdir, ["fid", "pr", "classes"], num, args.seed,
+    values.update(measure.evaluate(workdir, samples, num, args.seed,
                                    overrides, args.out, row, "samples", log_path))
     return values
 
