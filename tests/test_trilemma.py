@@ -102,6 +102,24 @@ def test_best_entries_rank_by_lowest_fid():
     assert report.best_entries(rows, 2) == ["a", "b"]
 
 
+def test_budget_curve_reads_the_metrics_rows_of_every_budget(tmp_path):
+    import run
+    for minutes, rows in (("5", [(100, 60.0, 40.0), (200, 120.0, 30.0)]),
+                          ("15", [(600, 900.0, 12.5)])):
+        workdir = tmp_path / f"vae-{minutes}min"
+        workdir.mkdir()
+        lines = [{"step": step, "split": "metrics", "fid_fmnist": fid, "num_samples": 50,
+                  "train_seconds": seconds} for step, seconds, fid in rows]
+        lines.insert(1, {"step": 150, "split": "train", "loss": 1.0, "train_seconds": 90.0})
+        (workdir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    (tmp_path / "vaegan-5min").mkdir()  # another entry's workdir: not on this curve
+    points = run.curve_points(str(tmp_path), "vae")
+    assert [(p["minutes"], p["fid"], p["step"]) for p in points] == [
+        (1.0, 40.0, 100), (2.0, 30.0, 200), (15.0, 12.5, 600)]
+    document = {"meta": {"budget_minutes": 5}, "curves": {"vae": points}}
+    assert os.path.getsize(report.write_curve(str(tmp_path), document)) > 0
+
+
 # ----------------------------------------------------------------- the command
 
 

@@ -174,9 +174,10 @@ def base_record(row, entry, overrides, trained) -> dict:
             "reused_workdir": trained["reused"]}
 
 
-def curve_points(root: str, entry_name: str, rows: list[dict]) -> list[dict]:
-    """FID against training minutes of one entry: the periodic metrics rows of every
-    budget's workdir under root, and the final evaluations in the table."""
+def curve_points(root: str, entry_name: str) -> list[dict]:
+    """FID against training minutes of one entry, from the periodic metrics rows
+    (--curve-points) of every budget's workdir under root: one protocol for every
+    point (the config's sampler, --curve-num samples, the run's fixed sample key)."""
     import measure
     points = []
     for workdir in sorted(glob.glob(os.path.join(root, f"{entry_name}-*min"))):
@@ -185,13 +186,8 @@ def curve_points(root: str, entry_name: str, rows: list[dict]) -> list[dict]:
             if fid is not None and "train_seconds" in r:
                 points.append({"minutes": r["train_seconds"] / 60.0, "fid": fid,
                                "step": r["step"], "num": r.get("num_samples"),
-                               "workdir": workdir, "source": "metrics.jsonl"})
-    for r in rows:
-        if r["entry"] == entry_name and r.get("fid") is not None and r.get("train_seconds"):
-            points.append({"minutes": r["train_seconds"] / 60.0, "fid": r["fid"],
-                           "step": r["steps"], "num": r["num_samples"],
-                           "workdir": r["workdir"], "source": f"table row {r['row']}"})
-    return points
+                               "workdir": workdir})
+    return sorted(points, key=lambda p: p["minutes"])
 
 
 def train_entry(args, entry, index, total):
@@ -265,7 +261,7 @@ def run(args) -> dict:
             first_rows.add(entry.key)
             report.write_json(args.out, document)  # the numbers so far, as soon as they exist
     for name in report.best_entries(document["rows"]):
-        document["curves"][name] = curve_points(args.workdir_root, name, document["rows"])
+        document["curves"][name] = curve_points(args.workdir_root, name)
     document["meta"]["load_end"] = load_average()
     document["meta"]["wall_seconds"] = time.perf_counter() - start
     for path in report.write_all(args.out, document):
