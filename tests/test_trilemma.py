@@ -137,6 +137,7 @@ def _trilemma(*args, check=True):
     (["--budget-minutes", "0"], "--budget-minutes must be > 0"),
     (["--num", "1"], "--num must be >= 2"),
     (["--budget-minutes", "x"], "invalid float value"),
+    (["--skip-rows", "nope"], "--skip-rows: unknown row(s) nope"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     result = _trilemma(*args, "--out", str(tmp_path / "out"), "--workdir-root",

@@ -117,6 +117,7 @@ def write_picture(out_dir: str, document: dict) -> str:
     meta = document["meta"]
     ax.set_title(f"trilemma: {meta['budget_minutes']:g} min training per entry, "
                  f"N = {_sample_sizes(rows)} samples")
+    ax.margins(x=0.12, y=0.08)  # room for the labels of the outermost points
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path = os.path.join(out_dir, PICTURE_NAME)
