@@ -215,7 +215,7 @@ def test_tiny_run_agrees_with_jaxgen_eval_and_reuses_its_workdirs(tmp_path):
     for name in (report.MD_NAME, report.PICTURE_NAME, report.CURVE_NAME):
         assert (out / name).stat().st_size > 0
     markdown = (out / report.MD_NAME).read_text()
-    assert "| gan_ema | gan | 6 |" in markdown and "| grid25/gan | gan | 6 |" in markdown
+    assert "| gan_ema | gan | 6 | 2 |" in markdown and "| grid25/gan | gan | 6 | 2 |" in markdown
 
     # A rerun trains nothing and evaluates nothing: the same numbers come back.
     second = _trilemma(*args)

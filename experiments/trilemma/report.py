@@ -47,6 +47,7 @@ def _fmt(value, digits: int = 3) -> str:
 
 IMAGE_COLUMNS = [  # (header, row key)
     ("row", "row"), ("family", "family"), ("steps", "steps"),
+    ("steps/s stated", "stated_steps_per_sec"), ("steps/s measured", "measured_steps_per_sec"),
     ("train s", "train_seconds"), ("FID-FMNIST", "fid"), ("precision", "precision"),
     ("recall", "recall"), ("class KL", "class_kl"), ("N samples", "num_samples"),
     ("images/s", "images_per_sec"), ("net evals/image", "network_evals_per_image"),
@@ -54,8 +55,9 @@ IMAGE_COLUMNS = [  # (header, row key)
     ("likelihood", "likelihood_kind"),
 ]
 POINT_COLUMNS = [
-    ("row", "row"), ("family", "family"), ("steps", "steps"), ("train s", "train_seconds"),
-    ("modes (of 25)", "modes_covered"), ("high quality", "high_quality"),
+    ("row", "row"), ("family", "family"), ("steps", "steps"),
+    ("steps/s stated", "stated_steps_per_sec"), ("steps/s measured", "measured_steps_per_sec"),
+    ("train s", "train_seconds"), ("modes (of 25)", "modes_covered"), ("high quality", "high_quality"),
     ("reverse KL", "reverse_kl"), ("N samples", "num_samples"),
 ]
 

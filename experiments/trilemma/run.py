@@ -234,7 +234,8 @@ def run(args) -> dict:
                          "sample_seconds": args.sample_seconds,
                          "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())},
                 "rows": [], "grid25": [], "failed": [], "curves": {}}
-    trained_of, first_rows = {}, set()
+    import measure
+    trained_of, first_rows, likelihood_of = {}, set(), {}
     skipped = {r.strip() for r in args.skip_rows.split(",") if r.strip()}
     unknown = skipped - {row_label(row, e) for row, e, _ in plan.rows(list(entries.values()))}
     if unknown:
@@ -260,12 +261,16 @@ def run(args) -> dict:
                 if entry.kind == "images":
                     values = measure_image_row(args, row, entry, overrides, trained,
                                                entry.key not in first_rows, log_path)
+                    # The likelihood is the model's, not the sampler's: every row shows it.
+                    likelihood_of.setdefault(entry.key, {k: v for k, v in values.items()
+                                                         if measure.belongs_to(k, ["nll"])
+                                                         and k != "step"})
+                    values = {**likelihood_of[entry.key], **values}
                     record = image_record(row, entry, overrides, trained, values)
                     document["rows"].append(record)
                     say(f"    {row}: FID {record['fid']:.2f}, recall {record['recall']:.3f}, "
                         f"{record['images_per_sec']:.3g} images/s (N = {record['num_samples']})")
                 else:
-                    import measure
                     values = measure.evaluate(trained["workdir"], ["modes"], args.points_num,
                                               args.seed, overrides, args.out, entry.key + "-"
                                               + row, "modes", log_path)
