@@ -1,0 +1,16 @@
+"""Trilemma entry `wgan`: WGAN (weight clipping, 5 critic updates per G update).
+Starting point: experiments/gan/wgan_fmnist.py.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _start import starting_point  # noqa: E402
+
+STEPS_PER_SEC = 0.35
+RATE_SOURCE = "jaxgen list cpu_note: 0.35 steps/s on the shared 2 cores (load ~10)"
+
+
+def get_config():
+    c = starting_point("gan/wgan_fmnist.py")
+    return c
