@@ -157,3 +157,38 @@ def test_spectral_norm_and_r1_train_and_sample_in_every_family(family):
     from jaxgen.gan import sampling
     images = sampling.sample(config, state, jax.random.key(2), 3)
     assert images.shape[0] == 3 and np.all(np.isfinite(np.asarray(images)))
+
+
+def test_ema_warmup_follows_the_new_weights_early():
+    """With ema_warmup the first update uses decay min(ema_decay, 1 / 10)."""
+    config = tiny_config("dcgan", ema_decay=0.999, ema_warmup=True, batch_size=8)
+    batch = random_batch(config)
+    state = gan_family.init(config, jax.random.key(0), batch)
+    real = models.real_examples(config, batch)
+    after, _ = steps.generator_step(config, state, real, None, jax.random.key(1))
+    jax.tree.map(lambda e, old, new: np.testing.assert_allclose(e, 0.1 * old + 0.9 * new,
+                                                                rtol=1e-5, atol=1e-7),
+                 after.ema_params, state.params["g"], after.params["g"])
+
+
+def test_recomputed_batch_stats_are_the_ema_generators_own():
+    """ema_batch_stats="recompute": the first batch norm's statistics are the mean and
+    (biased) variance of the EMA generator's first Dense output on the fixed latents."""
+    from jaxgen.gan import sampling
+    config = tiny_config("dcgan", ema_decay=0.9, sample_from="ema", ema_batch_stats="recompute")
+    batch = random_batch(config)
+    state = gan_family.init(config, jax.random.key(0), batch)
+    ema = jax.tree.map(lambda p: p * 1.5, state.ema_params)  # an EMA unlike the raw weights
+    stats = sampling.standing_batch_stats(config, ema, models.g_batch_stats(state))
+    z = models.latents(config, jax.random.key(sampling.STANDING_SEED), sampling.STANDING_NUM)
+    dense = ema["Dense_0"]
+    h = np.asarray(z @ dense["kernel"] + dense["bias"])  # [N, h0 * w0 * C0], channels last
+    h = h.reshape(len(h), -1, config.g_channels[0]).reshape(-1, config.g_channels[0])
+    np.testing.assert_allclose(stats["BatchNorm_0"]["mean"], h.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(stats["BatchNorm_0"]["var"], h.var(0), rtol=1e-3, atol=1e-5)
+    # Sampling uses them: different images from the running averages' ones.
+    state = state.replace(ema_params=ema)
+    recomputed = sampling.sample(config, state, jax.random.key(3), 4)
+    config.ema_batch_stats = "running"
+    running = sampling.sample(config, state, jax.random.key(3), 4)
+    assert not np.allclose(recomputed, running)

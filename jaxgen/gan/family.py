@@ -29,6 +29,7 @@ from jaxgen.registry import Family, register
 
 ARCHS = ("mlp", "dcgan")
 SAMPLE_FROM = ("raw", "ema")
+EMA_BATCH_STATS = ("running", "recompute")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +117,10 @@ def default_config(family: str = "gan") -> ml_collections.ConfigDict:
     c.conditional = False          # class label into G and D (projection)
     c.ema_decay = 0.0              # > 0: keep an EMA of G's weights
     c.sample_from = "raw"          # "raw" or "ema" generator weights for sampling
+    c.ema_warmup = False           # EMA decay min(ema_decay, (1 + t) / (10 + t)) at step t
+    # Batch-norm statistics the EMA generator samples with: "running" (the raw
+    # generator's running averages) or "recompute" (its own, sampling.py says why).
+    c.ema_batch_stats = "running"
     for key, value in variant.values.items():
         c[key] = value
     block = {**GAN_OPTIM, **variant.optim}
@@ -194,6 +199,7 @@ def validate(config) -> None:
     _choice(config, "arch", ARCHS)
     _choice(config, "loss", losses.LOSSES)
     _choice(config, "sample_from", SAMPLE_FROM)
+    _choice(config, "ema_batch_stats", EMA_BATCH_STATS)
     _choice(config, "activation", ACTIVATIONS)
     for key, low in (("n_critic", 1), ("pack", 1), ("unroll_steps", 0), ("latent_dim", 1),
                      ("clip_value", 0.0), ("gp_weight", 0.0), ("r1_weight", 0.0),

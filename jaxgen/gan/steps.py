@@ -158,7 +158,8 @@ def generator_step(config, state, real, labels, key):
     g_params = optax.apply_updates(state.params["g"], updates)
     ema = state.ema_params
     if config.ema_decay > 0:
-        ema = optim.ema_update(ema, g_params, config.ema_decay)
+        ema = optim.ema_update(ema, g_params, config.ema_decay, state.step,
+                               warmup=config.ema_warmup)
     state = state.replace(params={**state.params, "g": g_params},
                           opt_state={**state.opt_state, "g": g_opt_state},
                           ema_params=ema, extra=_with_extra(state, g_batch_stats=g_stats))
