@@ -13,7 +13,6 @@ It also prints the curve as a markdown table (minutes, step, FID, precision, rec
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import matplotlib
@@ -21,12 +20,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from jaxgen.engine.images import read_metrics  # noqa: E402
+
 GOAL_FID = 50.0
 
 
 def read_rows(workdir: str, split: str) -> list[dict]:
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = read_metrics(os.path.join(workdir, "metrics.jsonl"))
     return [r for r in rows if r.get("split") == split]
 
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+from jaxgen.engine.images import read_metrics
 from jaxgen.errors import JaxgenError
 
 CHECKPOINTS = "checkpoints"
@@ -36,19 +37,8 @@ def is_trained(workdir: str, steps: int) -> bool:
 
 def metrics_rows(workdir: str, split: str | None = None) -> list[dict]:
     """The rows of WORKDIR/metrics.jsonl (of one split), skipping a torn last line."""
-    path = os.path.join(workdir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    rows = []
-    with open(path) as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if split is None or row.get("split") == split:
-                rows.append(row)
-    return rows
+    rows = read_metrics(os.path.join(workdir, "metrics.jsonl"))
+    return [r for r in rows if split is None or r.get("split") == split]
 
 
 def train_seconds(workdir: str) -> float | None:
