@@ -117,8 +117,8 @@ def write_picture(out_dir: str, document: dict) -> str:
     ax.set_xlabel(f"log10 images/s ({_device_words(rows)})")
     ax.set_ylabel("FID-FMNIST (lower is sharper and closer)")
     meta = document["meta"]
-    ax.set_title(f"trilemma: {meta['budget_minutes']:g} min training per entry, "
-                 f"N = {_sample_sizes(rows)} samples")
+    ax.set_title(f"trilemma: {meta['budget_minutes']:g} min training per entry\n"
+                 f"N = {_sample_sizes(rows)} samples", fontsize=10)
     ax.margins(x=0.12, y=0.08)  # room for the labels of the outermost points
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -164,8 +164,12 @@ def write_curve(out_dir: str, document: dict) -> str:
     ax.set_xlabel("training minutes (engine train_seconds / 60)")
     ax.set_ylabel("FID-FMNIST")
     ax.set_title("budget curve: the best entries")
-    if document.get("curves"):
+    if any(document.get("curves", {}).values()):
         ax.legend(fontsize=8)
+    else:  # say so on the picture rather than show empty axes
+        ax.text(0.5, 0.5, "no curve points: the best entries' workdirs hold no\n"
+                "periodic metrics rows (train them with metrics_every > 0)",
+                ha="center", va="center", transform=ax.transAxes)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path = os.path.join(out_dir, CURVE_NAME)
